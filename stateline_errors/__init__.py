@@ -1,0 +1,187 @@
+"""The error hierarchy every stateline layer raises.
+
+It sits below every other package (``nodes``, ``checkpointing``, ``graphs``,
+``lifecycle``, ``stateline``) so each layer can raise typed errors without
+importing upward; ``stateline`` re-exports all of it.
+
+Errors are split by phase, as pydantic-graph does: :class:`SetupError` while
+building (bad definitions, bad configuration) and :class:`StatelineRuntimeError`
+while running. Every error carries its domain values as attributes and a
+message that says what was wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "StatelineError",
+    "SetupError",
+    "AgentDefinitionError",
+    "ConfigError",
+    "StatelineRuntimeError",
+    "InvalidInputError",
+    "UnknownAgentError",
+    "UnknownThreadError",
+    "UnknownExampleError",
+    "UnknownRunError",
+    "UnknownCheckpointError",
+    "StorageError",
+    "DatabaseLockedError",
+    "CorruptDatabaseError",
+    "SchemaVersionError",
+    "ModelProviderError",
+    "InvalidTransitionError",
+    "AgentUnavailableError",
+    "ThreadBusyError",
+    "EncryptionKeyError",
+]
+
+
+def _names(values: Iterable[str]) -> str:
+    values = sorted(values)
+    return ", ".join(values) if values else "(none)"
+
+
+class StatelineError(Exception):
+    """Base class of every error stateline raises on purpose."""
+
+
+class SetupError(StatelineError):
+    """Raised while building: a definition or configuration is invalid."""
+
+
+class AgentDefinitionError(SetupError):
+    """An agent definition is invalid; ``agent`` names it, ``field`` the culprit."""
+
+    def __init__(self, agent: str | None, field: str, problem: str) -> None:
+        self.agent = agent
+        self.field = field
+        self.problem = problem
+        who = f"agent {agent!r}" if agent else "agent definition"
+        super().__init__(f"{who}: {field}: {problem}")
+
+
+class ConfigError(SetupError):
+    """A configuration value (URL, file, environment variable) is invalid."""
+
+
+class StatelineRuntimeError(StatelineError):
+    """Raised while running a conversation or an admin command."""
+
+
+class InvalidInputError(StatelineRuntimeError):
+    """A caller passed a value the API does not accept (empty message, bad id)."""
+
+
+class UnknownAgentError(StatelineRuntimeError):
+    """No agent is registered under ``name``."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        self.name = name
+        self.known = sorted(known)
+        super().__init__(
+            f"unknown agent {name!r}; registered agents: {_names(self.known)}"
+        )
+
+
+class UnknownThreadError(StatelineRuntimeError):
+    """No conversation is stored under ``thread_id``."""
+
+    def __init__(self, thread_id: str) -> None:
+        self.thread_id = thread_id
+        super().__init__(
+            f"unknown thread {thread_id!r}; `stateline threads list` shows the stored ones"
+        )
+
+
+class UnknownExampleError(StatelineRuntimeError):
+    """No example workflow is called ``name``."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        self.name = name
+        self.known = sorted(known)
+        super().__init__(f"unknown example {name!r}; choose one of: {_names(self.known)}")
+
+
+class UnknownRunError(StatelineRuntimeError):
+    """No run is stored under ``run_id``."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(f"unknown run {run_id!r}; `stateline runs list` shows the stored ones")
+
+
+class UnknownCheckpointError(StatelineRuntimeError):
+    """Thread ``thread_id`` has no checkpoint ``checkpoint_id``."""
+
+    def __init__(self, thread_id: str, checkpoint_id: str) -> None:
+        self.thread_id = thread_id
+        self.checkpoint_id = checkpoint_id
+        super().__init__(
+            f"thread {thread_id!r} has no checkpoint {checkpoint_id!r}; "
+            f"`stateline threads history {thread_id}` lists its checkpoints"
+        )
+
+
+class StorageError(StatelineRuntimeError):
+    """The database cannot be opened, read or written."""
+
+    def __init__(self, message: str, *, location: str | None = None) -> None:
+        self.location = location
+        super().__init__(message)
+
+
+class DatabaseLockedError(StorageError):
+    """Another process held the database longer than the busy timeout."""
+
+
+class CorruptDatabaseError(StorageError):
+    """The file is not a SQLite database, or it is damaged."""
+
+
+class SchemaVersionError(StorageError):
+    """The database was written by a newer stateline than this one."""
+
+
+class ModelProviderError(StatelineRuntimeError):
+    """The model provider failed or answered something unusable."""
+
+
+class InvalidTransitionError(StatelineRuntimeError):
+    """A lifecycle transition that the transition table does not allow."""
+
+    def __init__(self, agent: str, current: str, target: str, allowed: Iterable[str]) -> None:
+        self.agent = agent
+        self.current = current
+        self.target = target
+        self.allowed = sorted(allowed)
+        super().__init__(
+            f"agent {agent!r} cannot go from {current!r} to {target!r}; "
+            f"allowed from {current!r}: {_names(self.allowed)}"
+        )
+
+
+class AgentUnavailableError(StatelineRuntimeError):
+    """The agent exists but its lifecycle status does not accept work."""
+
+    def __init__(self, agent: str, status: str) -> None:
+        self.agent = agent
+        self.status = status
+        super().__init__(
+            f"agent {agent!r} is {status}; `stateline agents activate {agent}` brings it back"
+        )
+
+
+class ThreadBusyError(StatelineRuntimeError):
+    """Another run of ``thread_id`` is in progress."""
+
+    def __init__(self, thread_id: str) -> None:
+        self.thread_id = thread_id
+        super().__init__(
+            f"thread {thread_id!r} is already running a turn; wait for it to finish"
+        )
+
+
+class EncryptionKeyError(StorageError):
+    """The encryption key is missing, malformed, or not the one the data was written with."""
