@@ -1,0 +1,1 @@
+"""Runnable example workflows (offline by default)."""

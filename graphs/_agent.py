@@ -1,0 +1,142 @@
+"""Define an agent in a few lines, and build its ``collect -> validate -> act`` graph."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from pydantic import BaseModel
+
+from nodes import (
+    AgentCard,
+    ConversationState,
+    EffectLedger,
+    ModelProvider,
+    OfflineProvider,
+    make_act,
+    make_collect,
+    make_validate,
+)
+from stateline_errors import AgentDefinitionError
+
+from ._hooks import HookSet, instrument
+
+RESERVED_NAMES = frozenset({"route", "fallback", "supervisor", "__start__", "__end__"})
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Agent:
+    """An agent: what it collects (``schema``) and what it does once that is valid (``act``)."""
+
+    name: str
+    """Unique registry name: lowercase letters, digits, ``_`` or ``-``."""
+    description: str
+    """One sentence saying what it does; shown to users and routers."""
+    intents: Sequence[str]
+    """Intent labels it handles, e.g. ``("create_listing",)``."""
+    schema: type[BaseModel]
+    """The pydantic model of the fields it must collect."""
+    act: Callable[..., Any]
+    """``act(model)`` or ``act(model, ctx)``; returns the reply text."""
+    keywords: Sequence[str] = ()
+    """Extra words that point the offline router to it."""
+    approval: bool = False
+    """Pause for a person's approval (``interrupt()``) before ``act``."""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    """Free-form data for the application."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.intents, str):
+            raise AgentDefinitionError(
+                self.name, "intents", f"must be a list of labels, e.g. intents=[{self.intents!r}], not a string"
+            )
+        object.__setattr__(self, "intents", tuple(self.intents or ()))
+        object.__setattr__(self, "keywords", tuple(self.keywords))
+        _check_definition(self)
+
+    def card(self) -> AgentCard:
+        """What routers see of this agent."""
+        return AgentCard(
+            self.name, self.description, tuple(self.intents), tuple(self.keywords), tuple(self.schema.model_fields)
+        )
+
+
+def _check_definition(agent: Agent) -> None:
+    name = agent.name if isinstance(agent.name, str) else None
+    if not isinstance(agent.name, str) or not agent.name.strip():
+        raise AgentDefinitionError(None, "name", "must be a non-empty string, e.g. name='listing'")
+    if not _NAME.match(agent.name) or agent.name in RESERVED_NAMES:
+        raise AgentDefinitionError(
+            name,
+            "name",
+            "use lowercase letters, digits, '_' or '-', starting with a letter, "
+            f"and none of {', '.join(sorted(RESERVED_NAMES))}",
+        )
+    if not isinstance(agent.description, str) or not agent.description.strip():
+        raise AgentDefinitionError(name, "description", "must be one non-empty sentence saying what the agent does")
+    if not agent.intents or not all(isinstance(i, str) and i.strip() for i in agent.intents):
+        raise AgentDefinitionError(name, "intents", "give at least one non-empty intent label, e.g. intents=['sell']")
+    if not (isinstance(agent.schema, type) and issubclass(agent.schema, BaseModel)):
+        raise AgentDefinitionError(
+            name, "schema", f"must be a pydantic BaseModel subclass, got {agent.schema!r}"
+        )
+    if not callable(agent.act):
+        raise AgentDefinitionError(name, "act", "must be a function act(model) or act(model, ctx)")
+
+
+def build_agent_graph(
+    agent: Agent,
+    *,
+    provider: ModelProvider | None = None,
+    hooks: HookSet | None = None,
+    ledger: EffectLedger | None = None,
+    checkpointer: Any = None,
+) -> CompiledStateGraph:
+    """Compile ``agent`` into the graph ``collect -> validate -> (act | ask and end)``.
+
+    Inside a supervisor, leave ``checkpointer`` as None: the subgraph then checkpoints into
+    the parent's saver under its own namespace, so a crash inside ``act`` resumes at ``act``.
+    """
+    if not isinstance(agent, Agent):
+        raise AgentDefinitionError(None, "agent", f"expected an Agent, got {type(agent).__name__}")
+    provider = provider or OfflineProvider()
+    hooks = hooks or HookSet()
+    nodes = {
+        "collect": make_collect(agent.name, agent.schema, provider),
+        "validate": make_validate(agent.name, agent.schema, agent.description, provider, approval=agent.approval),
+        "act": make_act(agent.name, agent.schema, agent.act, ledger),
+    }
+    builder = StateGraph(ConversationState)
+    for node, fn in nodes.items():
+        wrapped = instrument(agent.name, node, _adapt(fn), hooks)
+        if node == "validate":
+            builder.add_node(node, wrapped, destinations=("act", "validate", END))
+        else:
+            builder.add_node(node, wrapped)
+    builder.add_edge(START, "collect")
+    builder.add_edge("collect", "validate")
+    builder.add_edge("act", END)
+    return builder.compile(checkpointer=checkpointer, name=agent.name)
+
+
+def _adapt(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Call a node factory's function with just the arguments it declares."""
+    import inspect
+
+    params = inspect.signature(fn).parameters
+    wants_config, wants_runtime = "config" in params, "runtime" in params
+
+    def call(state: Any, config: Any, runtime: Any) -> Any:
+        kwargs: dict[str, Any] = {}
+        if wants_config:
+            kwargs["config"] = config
+        if wants_runtime:
+            kwargs["runtime"] = runtime
+        return fn(state, **kwargs)
+
+    return call
