@@ -145,7 +145,11 @@ class SchemaVersionError(StorageError):
 
 
 class ModelProviderError(StatelineRuntimeError):
-    """The model provider failed or answered something unusable."""
+    """The model provider failed; ``transient`` errors (timeouts, rate limits) are worth retrying."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        self.transient = transient
+        super().__init__(message)
 
 
 class InvalidTransitionError(StatelineRuntimeError):
