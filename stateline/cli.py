@@ -197,6 +197,9 @@ def _when(ts: float | None) -> str:
     return "-" if ts is None else dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
 
 
+from . import _cli_server  # noqa: E402,F401 - registers `serve` and `resume`
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: typed errors become one line on stderr and exit status 2."""
     try:
