@@ -202,11 +202,15 @@ class EventLog:
         db.migrate("stream_events", MIGRATIONS)
 
     # -- events -----------------------------------------------------------------
-    def append(self, thread_id: str, events: Sequence[Any]) -> list[Any]:
-        """Store ``events`` at the end of ``thread_id``'s stream; return them with offsets set."""
-        if not events:
+    def append(self, thread_id: str, events: Sequence[Any], *, steps: Sequence[dict[str, Any]] = ()) -> list[Any]:
+        """Store ``events`` at the end of ``thread_id``'s stream; return them with offsets set.
+
+        ``steps`` (rows of :data:`stream_steps`) are written in the same transaction.
+        """
+        if not events and not steps:
             return []
         with self.db.transaction() as conn:
+            self._write_steps(conn, steps)
             row = conn.execute(
                 "SELECT COALESCE(MAX(seq), 0) FROM stream_events WHERE thread_id = ?", (thread_id,)
             ).fetchone()
@@ -276,21 +280,18 @@ class EventLog:
             raise UnknownRunError(run_id)
         return _run_row(row)
 
-    def record_steps(self, steps: Iterable[dict[str, Any]]) -> None:
+    @staticmethod
+    def _write_steps(conn: Any, steps: Iterable[dict[str, Any]]) -> None:
         """Insert or finish step rows (a step is a task of the graph, subgraphs included)."""
-        steps = list(steps)
-        if not steps:
-            return
-        with self.db.transaction() as conn:
-            for s in steps:
-                conn.execute(
-                    "INSERT INTO stream_steps(run_id, task_id, thread_id, namespace, node, agent, started_at, "
-                    "duration_ms, status, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT(run_id, task_id) DO UPDATE SET duration_ms = excluded.duration_ms, "
-                    "status = excluded.status, error = excluded.error",
-                    (s["run_id"], s["task_id"], s["thread_id"], s["namespace"], s["node"], s.get("agent"),
-                     s["started_at"], s.get("duration_ms"), s["status"], s.get("error")),
-                )
+        for s in steps:
+            conn.execute(
+                "INSERT INTO stream_steps(run_id, task_id, thread_id, namespace, node, agent, started_at, "
+                "duration_ms, status, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(run_id, task_id) DO UPDATE SET duration_ms = excluded.duration_ms, "
+                "status = excluded.status, error = excluded.error",
+                (s["run_id"], s["task_id"], s["thread_id"], s["namespace"], s["node"], s.get("agent"),
+                 s["started_at"], s.get("duration_ms"), s["status"], s.get("error")),
+            )
 
     def steps(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.db.query("SELECT * FROM stream_steps WHERE run_id = ? ORDER BY started_at", (run_id,))

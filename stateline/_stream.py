@@ -27,7 +27,7 @@ from langgraph.types import Command
 from checkpointing import now
 from graphs import AgentRegistry
 from nodes import CHUNK, FALLBACK, SUPERVISOR
-from stateline_errors import InvalidInputError, ThreadBusyError, UnknownThreadError
+from stateline_errors import InvalidInputError, ThreadBusyError, ThreadStateError, UnknownThreadError
 
 from ._convert import interrupt_value, thread_status
 from ._events import (
@@ -271,16 +271,17 @@ def stream_turn(
     snapshot = app.graph.get_state({"configurable": {"thread_id": thread_id}}, subgraphs=True)
     status = thread_status(snapshot)
     if text is not None and status == "waiting":
-        raise InvalidInputError(
+        raise ThreadStateError(
+            thread_id, status,
             f"thread {thread_id!r} is waiting for approval; answer it with "
-            f"`stateline resume {thread_id} --approve | --reject | --edit k=v`"
+            f"`stateline resume {thread_id} --approve | --reject | --edit k=v`",
         )
     if text is None and status == "new":
         raise UnknownThreadError(thread_id)
     if decision is not None and status != "waiting":
-        raise InvalidInputError(f"thread {thread_id!r} is not waiting for approval (it is {status})")
+        raise ThreadStateError(thread_id, status, f"thread {thread_id!r} is not waiting for approval (it is {status})")
     if text is None and decision is None and status not in ("interrupted", "failed"):
-        raise InvalidInputError(f"thread {thread_id!r} has nothing to resume (it is {status})")
+        raise ThreadStateError(thread_id, status, f"thread {thread_id!r} has nothing to resume (it is {status})")
     trail = list((snapshot.values or {}).get("trail") or [])
     return _produce(app, thread_id, text, decision, user_id, status, snapshot, trail[-1] if trail else None)
 
@@ -354,8 +355,7 @@ def _run(
 
     def flush() -> list[Any]:
         nonlocal pending, last_flush
-        stored = log.append(thread_id, pending)
-        log.record_steps(_latest_steps(tr.steps))
+        stored = log.append(thread_id, pending, steps=_latest_steps(tr.steps))
         tr.steps.clear()
         pending = []
         last_flush = time.monotonic()

@@ -34,6 +34,7 @@ from stateline_errors import (
     StatelineError,
     StorageError,
     ThreadBusyError,
+    ThreadStateError,
     UnknownAgentError,
     UnknownRunError,
     UnknownThreadError,
@@ -74,7 +75,7 @@ def _error(status: int, kind: str, message: str, headers: dict[str, str] | None 
 
 _STATUS = [
     (UnknownThreadError, 404), (UnknownRunError, 404), (UnknownAgentError, 404),
-    (ThreadBusyError, 409), (InvalidTransitionError, 409), (AgentUnavailableError, 409),
+    (ThreadBusyError, 409), (ThreadStateError, 409), (InvalidTransitionError, 409), (AgentUnavailableError, 409),
     (InvalidInputError, 400), (StorageError, 503), (StatelineError, 400),
 ]
 
@@ -305,9 +306,6 @@ def create_app(session: App, tokens: TokenTable, settings: ServerSettings | None
         if size > settings.max_message_chars:
             await record(who, "message.post", thread_id, 413)
             raise ApiError(413, "MessageTooLarge", f"message has {size} characters; the limit is {settings.max_message_chars}")
-        if await run_in_threadpool(session.status, thread_id) == "waiting":
-            await record(who, "message.post", thread_id, 409, "waiting")
-            raise ApiError(409, "ThreadWaiting", f"thread {thread_id!r} is waiting for approval; POST .../resume first")
         try:
             reply = await run_turn(request, who, thread, wants_stream(request, body.stream), message=body.message)
         except StatelineError as exc:
@@ -320,9 +318,6 @@ def create_app(session: App, tokens: TokenTable, settings: ServerSettings | None
     async def resume(thread_id: str, body: Decision, request: Request, who: Principal = Depends(principal)) -> Any:
         """Approve, reject or edit (``fields``) the draft a waiting thread shows."""
         thread = await owned(who, thread_id, "thread.resume")
-        if await run_in_threadpool(session.status, thread_id) != "waiting":
-            await record(who, "thread.resume", thread_id, 409, "not waiting")
-            raise ApiError(409, "NotWaiting", f"thread {thread_id!r} is not waiting for approval")
         decision = {"action": body.action, "fields": body.fields} if body.fields else {"action": body.action}
         try:
             reply = await run_turn(request, who, thread, wants_stream(request, body.stream), decision=decision)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ._server import ServerProcess
+from stateline.server.testing import ServerProcess
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ._server import new_thread, post_sse
+from stateline.server.testing import new_thread, post_sse
 
 LISTING_START = "I'd like to sell a product: title Red Ceramic Mug, price 12.50"
 

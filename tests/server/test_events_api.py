@@ -15,7 +15,7 @@ from stateline import App, InvalidInputError, ThreadBusyError, UnknownThreadErro
 from stateline._events import EVENT_TYPES, parse_event
 from tests.fake_openai import FakeOpenAI, last_user_text, schema_name
 
-from ._server import kinds
+from stateline.server.testing import kinds
 
 TURNS = [
     "Tell me a joke",  # nobody handles it: the supervisor answers

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ._server import ServerProcess, new_thread
+from stateline.server.testing import ServerProcess, new_thread
 
 AGENTS = str(Path(__file__).with_name("slow_agents.toml"))
 

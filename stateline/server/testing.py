@@ -1,4 +1,8 @@
-"""A real ``stateline serve`` subprocess on 127.0.0.1 and an SSE reader for tests (and the benchmark)."""
+"""A real ``stateline serve`` subprocess on 127.0.0.1 and an SSE reader, for tests and benchmarks.
+
+Needs ``httpx`` (a dev dependency). The tokens below are fixed test tokens: never use them
+for a server anyone else can reach.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+"""Where the server process starts (the checkout, so ``tests.*`` agent modules import)."""
 TOKENS = {"alice": "tok-alice-0001", "bob": "tok-bob-00002", "root": "tok-root-00003"}
 TOKENS_ENV = f"{TOKENS['alice']}=alice,{TOKENS['bob']}=bob,{TOKENS['root']}=root:admin"
 
