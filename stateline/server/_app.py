@@ -84,6 +84,28 @@ def status_of(exc: StatelineError) -> int:
     return next(code for cls, code in _STATUS if isinstance(exc, cls))
 
 
+class BodyLimit:
+    """413 for a request whose Content-Length is over ``limit`` (a plain ASGI middleware:
+    Starlette's BaseHTTPMiddleware would wrap every streamed SSE response)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            length = dict(scope.get("headers") or ()).get(b"content-length")
+            problem = None
+            if length is not None and not length.isdigit():
+                problem = _error(400, "InvalidRequest", "Content-Length is not a number")
+            elif length is not None and int(length) > self.limit:
+                problem = _error(413, "PayloadTooLarge", f"request body over {self.limit} bytes")
+            if problem is not None:
+                await problem(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 # -- request bodies -----------------------------------------------------------------
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -156,15 +178,7 @@ def create_app(session: App, tokens: TokenTable, settings: ServerSettings | None
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         return _error(500, type(exc).__name__, "internal error; see the server log")
 
-    @api.middleware("http")
-    async def _limit_body(request: Request, call_next: Any) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None:
-            if not length.isdigit():
-                return _error(400, "InvalidRequest", "Content-Length is not a number")
-            if int(length) > settings.max_body_bytes:
-                return _error(413, "PayloadTooLarge", f"request body over {settings.max_body_bytes} bytes")
-        return await call_next(request)
+    api.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     # -- who is calling ------------------------------------------------------------------
     async def principal(authorization: str | None = Header(default=None, include_in_schema=False)) -> Principal:
