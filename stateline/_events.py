@@ -255,11 +255,18 @@ class EventLog:
 
     # -- runs and steps ---------------------------------------------------------
     def run_started(self, run_id: str, thread_id: str, *, user_id: str | None, kind: str, input: Any) -> None:
-        self.db.execute(
-            "INSERT INTO stream_runs(run_id, thread_id, user_id, kind, input, status, started_at) "
-            "VALUES (?, ?, ?, ?, ?, 'running', ?)",
-            (run_id, thread_id, user_id, kind, None if input is None else json.dumps(input, default=str), now()),
-        )
+        """Record a run; a run of the thread still marked running was cut short (a crash): say so."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE stream_runs SET status = 'interrupted', error = 'the process stopped during this run' "
+                "WHERE thread_id = ? AND status = 'running'",
+                (thread_id,),
+            )
+            conn.execute(
+                "INSERT INTO stream_runs(run_id, thread_id, user_id, kind, input, status, started_at) "
+                "VALUES (?, ?, ?, ?, ?, 'running', ?)",
+                (run_id, thread_id, user_id, kind, None if input is None else json.dumps(input, default=str), now()),
+            )
 
     def run_finished(self, run_id: str, *, status: str, agent: str | None, error: str | None) -> None:
         self.db.execute(

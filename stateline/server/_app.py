@@ -127,7 +127,9 @@ class NewMessage(_Body):
 
 
 class Decision(_Body):
-    action: Literal["approve", "reject", "edit"]
+    action: Literal["approve", "reject", "edit", "continue"] = Field(
+        description="approve, reject or edit a waiting draft; continue finishes a turn a crash interrupted"
+    )
     fields: dict[str, Any] = Field(default_factory=dict, description="edited field values (action 'edit')")
     stream: bool | None = None
 
@@ -330,15 +332,17 @@ def create_app(session: App, tokens: TokenTable, settings: ServerSettings | None
 
     @api.post("/api/threads/{thread_id}/resume", tags=["turns"])
     async def resume(thread_id: str, body: Decision, request: Request, who: Principal = Depends(principal)) -> Any:
-        """Approve, reject or edit (``fields``) the draft a waiting thread shows."""
+        """Approve, reject or edit (``fields``) the draft a waiting thread shows; or ``continue`` after a crash."""
         thread = await owned(who, thread_id, "thread.resume")
         decision = {"action": body.action, "fields": body.fields} if body.fields else {"action": body.action}
+        if body.action == "continue":
+            decision = None
         try:
             reply = await run_turn(request, who, thread, wants_stream(request, body.stream), decision=decision)
         except StatelineError as exc:
             await record(who, "thread.resume", thread_id, status_of(exc), type(exc).__name__)
             raise
-        await record(who, "thread.resume", thread_id, 200, json.dumps(decision, default=str))
+        await record(who, "thread.resume", thread_id, 200, json.dumps(decision or {"action": "continue"}, default=str))
         return reply
 
     @api.get("/api/threads/{thread_id}/events", tags=["turns"], responses={200: {"content": {"text/event-stream": {}}}})

@@ -75,6 +75,13 @@ class ServerProcess:
         if getattr(self, "_logfile", None):
             self._logfile.close()
 
+    def crash(self) -> None:
+        """SIGKILL: no shutdown handlers, no flushing — a hard crash."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+        self.stop()
+
     def restart(self) -> ServerProcess:
         self.stop()
         return self.start()
