@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stateline._app import App
+from stateline._convert import checkpoint_row
 from stateline._events import ConversationEnd, ErrorEvent
 from stateline._ids import MAX_MESSAGE_CHARS, check_id, new_id
 from stateline._stream import event_log, stream_turn
@@ -207,6 +208,13 @@ def create_app(session: App, tokens: TokenTable, settings: ServerSettings | None
             raise UnknownThreadError(thread_id)
         return thread
 
+    async def read(who: Principal, thread_id: str, action: str, fn: Any, *args: Any) -> Any:
+        """``fn(*args)`` in a worker thread, if ``who`` may read the thread; audited."""
+        await owned(who, thread_id, action)
+        result = await run_in_threadpool(fn, *args)
+        await record(who, action, thread_id)
+        return result
+
     def wants_stream(request: Request, flag: bool | None) -> bool:
         if flag is not None:
             return flag
@@ -285,10 +293,7 @@ def create_app(session: App, tokens: TokenTable, settings: ServerSettings | None
     @api.get("/api/threads/{thread_id}/history", tags=["threads"])
     async def history(thread_id: str, who: Principal = Depends(principal), limit: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
         """The thread's checkpoints, newest first."""
-        await owned(who, thread_id, "thread.history")
-        rows = await run_in_threadpool(_history, session, thread_id, limit)
-        await record(who, "thread.history", thread_id)
-        return {"checkpoints": rows}
+        return {"checkpoints": await read(who, thread_id, "thread.history", _history, session, thread_id, limit)}
 
     # -- turns -----------------------------------------------------------------------
     async def run_turn(request: Request, who: Principal, thread: Any, stream: bool, **turn: Any) -> Any:
@@ -369,10 +374,7 @@ def create_app(session: App, tokens: TokenTable, settings: ServerSettings | None
     @api.get("/api/threads/{thread_id}/runs", tags=["runs"])
     async def list_runs(thread_id: str, who: Principal = Depends(principal), limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
         """The thread's runs with their steps (durations, failures) and effects: the timeline."""
-        await owned(who, thread_id, "runs.read")
-        runs = await run_in_threadpool(_timeline, session, thread_id, limit)
-        await record(who, "runs.read", thread_id)
-        return {"runs": runs}
+        return {"runs": await read(who, thread_id, "runs.read", _timeline, session, thread_id, limit)}
 
     async def owned_run(who: Principal, run_id: str, action: str) -> dict[str, Any]:
         try:
@@ -511,17 +513,7 @@ def _view(session: App, thread_id: str) -> dict[str, Any]:
 def _history(session: App, thread_id: str, limit: int) -> list[dict[str, Any]]:
     if session.status(thread_id) == "new":
         return []
-    return [
-        {
-            "checkpoint_id": s.config["configurable"]["checkpoint_id"],
-            "step": (s.metadata or {}).get("step"),
-            "source": (s.metadata or {}).get("source"),
-            "next": list(s.next),
-            "messages": len((s.values or {}).get("messages") or []),
-            "created_at": s.created_at,
-        }
-        for s in session.history(thread_id, limit=limit)
-    ]
+    return [checkpoint_row(s) for s in session.history(thread_id, limit=limit)]
 
 
 def _timeline(session: App, thread_id: str, limit: int) -> list[dict[str, Any]]:
