@@ -14,7 +14,7 @@ def test_readme_agent_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        exec(compile(source, "README.md", "exec"), {})
+        exec(compile(source, "README.md", "exec", dont_inherit=True), {})
     assert printed.getvalue().splitlines() == [
         "To place orders, I still need: size.",
         "charging for 2 teapot",
