@@ -1,0 +1,193 @@
+"""The small SQL contract stateline's own tables are written against, and its SQLite side.
+
+Every component (threads, lifecycle, runs, events, effects) talks to its tables through
+:class:`Backend`: ``?`` placeholders, rows that index by column name *and* position, and a
+``transaction()`` whose ``execute`` returns a cursor-like object (``fetchone``, ``fetchall``,
+``rowcount``). :mod:`._pg` implements the same contract on PostgreSQL, so a component's SQL
+runs unchanged on both as long as it sticks to the portable subset: ``INSERT ... ON CONFLICT
+... DO UPDATE``, ``RETURNING``, TEXT ids, INTEGER/REAL/TEXT/BLOB columns, no AUTOINCREMENT.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
+
+from . import _sqlite
+
+
+class Row(tuple):
+    """One result row: ``row["col"]``, ``row[0]``, ``row.keys()``, ``dict(row)``.
+
+    The same shape as :class:`sqlite3.Row` (iterating yields values), on both backends.
+    """
+
+    __slots__ = ()
+    _names: tuple[str, ...] = ()
+    """Column names; set on the per-query-shape subclass :func:`make_row` builds."""
+
+    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+        if isinstance(key, str):
+            try:
+                return tuple.__getitem__(self, self._names.index(key))
+            except ValueError:
+                raise IndexError(f"no column named {key!r}; columns: {', '.join(self._names)}") from None
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self._names else default
+
+    def __repr__(self) -> str:
+        return "Row(" + ", ".join(f"{k}={v!r}" for k, v in zip(self._names, self)) + ")"
+
+
+_row_classes: dict[tuple[str, ...], type[Row]] = {}
+
+
+def make_row(names: tuple[str, ...]) -> type[Row]:
+    """The Row class for one column list (cached: a query shape is built once)."""
+    cls = _row_classes.get(names)
+    if cls is None:
+        cls = type("Row", (Row,), {"__slots__": (), "_names": names})
+        _row_classes[names] = cls
+    return cls
+
+
+def _sqlite_row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> Row:
+    names = tuple(d[0] for d in cursor.description)
+    return tuple.__new__(make_row(names), values)
+
+
+class Cursor(Protocol):
+    """What ``Transaction.execute`` returns on every backend."""
+
+    rowcount: int
+
+    def fetchone(self) -> Row | None: ...
+    def fetchall(self) -> list[Row]: ...
+
+
+class Transaction(Protocol):
+    """The object ``Backend.transaction()`` yields."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
+
+
+class Backend(Protocol):
+    """One database's app-table access; thread-safe."""
+
+    where: str
+    """The database as the user named it (password hidden), for messages."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+    def transaction(self) -> AbstractContextManager[Transaction]: ...
+    def ddl(self, statement: str) -> str: ...
+    def close(self) -> None: ...
+
+
+SCHEMA_TABLE = "CREATE TABLE IF NOT EXISTS stateline_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+
+
+class _SqliteCursor:
+    """A sqlite3 cursor whose fetches translate errors like every other call."""
+
+    def __init__(self, cur: sqlite3.Cursor, where: str) -> None:
+        self._cur = cur
+        self._where = where
+        self.rowcount = cur.rowcount
+
+    def fetchone(self) -> Row | None:
+        try:
+            return self._cur.fetchone()
+        except sqlite3.Error as exc:
+            raise _sqlite.translate_error(exc, self._where) from exc
+
+    def fetchall(self) -> list[Row]:
+        try:
+            return self._cur.fetchall()
+        except sqlite3.Error as exc:
+            raise _sqlite.translate_error(exc, self._where) from exc
+
+
+class SqliteBackend:
+    """App tables on one autocommit sqlite3 connection, guarded by a re-entrant lock."""
+
+    def __init__(self, conn: sqlite3.Connection, where: str) -> None:
+        self.where = where
+        self._conn = conn
+        self._lock = threading.RLock()
+        self._depth = 0
+        conn.row_factory = _sqlite_row
+        self._run(SCHEMA_TABLE)
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> _SqliteCursor:
+        with self._lock:
+            try:
+                return _SqliteCursor(self._conn.execute(sql, params), self.where)
+            except sqlite3.Error as exc:
+                raise _sqlite.translate_error(exc, self.where) from exc
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._run(sql, params).rowcount
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self._lock:
+            return self._run(sql, params).fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """BEGIN IMMEDIATE (the write lock taken up front); nested calls use a savepoint."""
+        with self._lock:
+            depth = self._depth
+            begin, commit, rollback = (
+                ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+                if depth == 0
+                else (f"SAVEPOINT sp{depth}", f"RELEASE sp{depth}", f"ROLLBACK TO sp{depth}")
+            )
+            self._run(begin)
+            self._depth += 1
+            try:
+                yield _SqliteTx(self)
+            except BaseException:
+                self._depth -= 1
+                try:
+                    self._conn.execute(rollback)
+                    if depth:
+                        self._conn.execute(f"RELEASE sp{depth}")
+                except sqlite3.Error:
+                    pass  # the original error says more than a failed rollback
+                raise
+            else:
+                self._depth -= 1
+                try:
+                    self._run(commit)
+                except BaseException:
+                    if depth == 0 and self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+
+    def ddl(self, statement: str) -> str:
+        return statement
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class _SqliteTx:
+    def __init__(self, backend: SqliteBackend) -> None:
+        self._backend = backend
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        return self._backend._run(sql, params)
+
+
+def statements(script: str) -> list[str]:
+    """Split a migration script into statements (no ``;`` inside literals, by convention)."""
+    return [s.strip() for s in script.split(";") if s.strip()]
