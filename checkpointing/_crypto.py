@@ -111,9 +111,11 @@ class Cipher(CipherProtocol):
         return data if kind == "b" else data.decode()
 
 
-def key_from_env(key: str | bytes | None) -> Cipher | None:
-    """The cipher for ``key``, else for ``$STATELINE_AES_KEY``; None when neither is set."""
-    if key is None:
+def key_from_env(key: str | bytes | None | bool) -> Cipher | None:
+    """The cipher for ``key``, else for ``$STATELINE_AES_KEY``; None when neither is set or key is False."""
+    if key is False:
+        return None
+    if key is None or key is True:
         key = os.environ.get(KEY_ENV) or None
     return None if key is None else Cipher(parse_key(key))
 
@@ -150,7 +152,7 @@ def check_key(backend: Backend, cipher: Cipher | None) -> None:
         if cipher is not None:
             raise EncryptionKeyError(
                 f"database {where} was created without encryption but {KEY_ENV} is set; "
-                f"unset {KEY_ENV} to open it (encrypting an existing database is not supported yet)"
+                f"unset {KEY_ENV} to open it, or encrypt it with checkpointing.rekey(url, None, key)"
             )
         return
     if cipher is None:

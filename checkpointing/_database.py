@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
@@ -140,14 +140,16 @@ class Database:
         self.close()
 
 
-def open_database(url: str | None = None, *, key: str | bytes | None = None) -> Database:
+def open_database(url: str | None = None, *, key: str | bytes | Literal[False] | None = None) -> Database:
     """Open (creating if needed) the database at ``url``; see :func:`parse_db_url`.
 
     Nothing is written to an existing file until it has been checked read-only to be a
     sound SQLite database, so a wrong ``--db`` never damages someone else's file.
 
-    ``key`` (default: ``$STATELINE_AES_KEY``) turns on encryption at rest; a database
-    created with a key must always be opened with that key (EncryptionKeyError otherwise).
+    ``key`` (default: ``$STATELINE_AES_KEY``; ``False``: none, whatever the environment says)
+    turns on encryption at rest; a database created with a key must always be opened with
+    that key, and one created without a key without one (EncryptionKeyError otherwise).
+    :func:`checkpointing.rekey` changes the key.
     """
     parsed = parse_db_url(url)
     cipher = _crypto.key_from_env(key)

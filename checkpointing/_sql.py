@@ -10,6 +10,8 @@ runs unchanged on both as long as it sticks to the portable subset: ``INSERT ...
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -130,7 +132,7 @@ class SqliteBackend:
     def _run(self, sql: str, params: Sequence[Any] = ()) -> _SqliteCursor:
         with self._lock:
             try:
-                return _SqliteCursor(self._conn.execute(sql, params), self.where)
+                return _SqliteCursor(self._conn.execute(without_row_locks(sql), params), self.where)
             except sqlite3.Error as exc:
                 raise _sqlite.translate_error(exc, self.where) from exc
 
@@ -186,6 +188,18 @@ class _SqliteTx:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         return self._backend._run(sql, params)
+
+
+_ROW_LOCK = re.compile(r"\s+FOR\s+UPDATE(\s+(SKIP\s+LOCKED|NOWAIT))?\s*;?\s*$", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=512)
+def without_row_locks(sql: str) -> str:
+    """Drop a trailing ``FOR UPDATE`` on SQLite, where BEGIN IMMEDIATE already locks every row.
+
+    So a component writes ``SELECT ... FOR UPDATE`` once and it is correct on both backends.
+    """
+    return _ROW_LOCK.sub("", sql)
 
 
 def statements(script: str) -> list[str]:

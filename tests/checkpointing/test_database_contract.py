@@ -83,8 +83,7 @@ def test_concurrent_transactions_from_threads(db: Database) -> None:
     def bump() -> None:
         for _ in range(10):
             with db.transaction() as tx:
-                n = tx.execute("SELECT n FROM items WHERE id = 'c' FOR UPDATE"
-                               if db.url.backend == "postgres" else "SELECT n FROM items WHERE id = 'c'").fetchone()["n"]
+                n = tx.execute("SELECT n FROM items WHERE id = ? FOR UPDATE", ("c",)).fetchone()["n"]
                 tx.execute("UPDATE items SET n = ? WHERE id = 'c'", (n + 1,))
 
     threads = [threading.Thread(target=bump) for _ in range(4)]

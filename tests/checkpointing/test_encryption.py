@@ -162,3 +162,38 @@ def test_encrypted_store_search(tmp_path: Path) -> None:
         assert len(db.store.search(("docs",))) == 5
         with pytest.raises(ConfigError, match="semantic"):
             db.store.search(("docs",), query="hello")
+
+
+def test_rekey_to_a_new_key(db_url: str) -> None:
+    from checkpointing import rekey
+
+    with open_database(db_url, key=KEY) as db:
+        write_conversation(db)
+    with pytest.raises(EncryptionKeyError):
+        rekey(db_url, OTHER_KEY, KEY)  # wrong old key: refused, nothing changed
+    rekey(db_url, KEY, OTHER_KEY)
+    with pytest.raises(EncryptionKeyError):
+        open_database(db_url, key=KEY)
+    with open_database(db_url, key=OTHER_KEY) as db:
+        read_conversation(db)
+    assert "4111-1111" not in "\n".join(raw_dump(db_url))
+    rekey(db_url, OTHER_KEY, None)  # decrypt everything
+    with open_database(db_url) as db:
+        assert not db.encrypted
+        read_conversation(db)
+
+
+def test_rekey_encrypts_a_plain_sqlite_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from checkpointing import rekey
+
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    with open_database(url) as db:
+        write_conversation(db)  # db.encrypt is a no-op here: the note is stored plain
+    monkeypatch.setenv("STATELINE_AES_KEY", OTHER_KEY)  # ignored for the old, unencrypted side
+    rekey(url, None, KEY)
+    with open_database(url, key=KEY) as db:
+        read_conversation(db)
+    dump = "\n".join(raw_dump(url))
+    assert "checkpoints" in dump
+    # checkpoints and store are sealed now; the app column was never sealed, so it stays plain
+    assert dump.count("4111-1111") == 1 and "INSERT INTO \"notes\"" in dump
