@@ -48,8 +48,6 @@ _KIND = {"s": str, "b": bytes}
 _CHECK_PLAINTEXT = "stateline key check v1"
 _GENERATE = "generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
 
-META_TABLE = "CREATE TABLE IF NOT EXISTS stateline_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
-
 
 def parse_key(key: str | bytes) -> bytes:
     """An AES key from 64/48/32 hex digits or 32/24/16 raw bytes; EncryptionKeyError otherwise."""
@@ -170,7 +168,6 @@ def check_key(backend: Backend, cipher: Cipher | None) -> None:
 
 
 def _read_check(backend: Backend) -> str | None:
-    backend.execute(META_TABLE)
     rows = backend.query("SELECT value FROM stateline_meta WHERE name = 'encryption'")
     return rows[0]["value"] if rows else None
 

@@ -90,6 +90,7 @@ class Database:
         """
         known = max((v for v, _ in migrations), default=0)
         with self.transaction() as tx:
+            self._backend.lock_migrations(tx)
             row = tx.execute(
                 "SELECT version FROM stateline_schema WHERE component = ?", (component,)
             ).fetchone()
@@ -156,7 +157,8 @@ def open_database(url: str | None = None, *, key: str | bytes | Literal[False] |
     if parsed.backend == "memory":
         db = _open_memory(parsed)
     elif parsed.backend == "sqlite":
-        db = _open_sqlite(parsed)
+        with _sqlite.setup_lock(parsed.path):
+            db = _open_sqlite(parsed)
     else:
         db = _open_postgres(parsed)
     try:

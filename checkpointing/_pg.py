@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -28,12 +29,16 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from stateline_errors import ConfigError, DatabaseLockedError, StorageError
 
-from ._sql import SCHEMA_TABLE, Cursor, Row, Transaction, make_row
+from ._sql import META_TABLE, SCHEMA_TABLE, Cursor, Row, Transaction, make_row
 
 CONNECT_TIMEOUT_S = 5
 """How long opening a connection may take before the server counts as unreachable."""
 POOL_MAX_SIZE = 8
+_SETUP_LOCK = 0x5374_6C01
+"""Advisory lock ids: first-open setup, and app-table migrations (one process at a time)."""
+_MIGRATION_LOCK = 0x5374_6C02
 POOL_WAIT_S = 30
+SETUP_WAIT_S = 60
 """How long a caller waits for a free pooled connection before a StorageError."""
 
 
@@ -209,6 +214,7 @@ class PostgresBackend:
         self._pool = pool
         self._local = threading.local()
         self.execute(SCHEMA_TABLE)
+        self.execute(META_TABLE)
 
     def _run(self, conn: psycopg.Connection[Any], sql: str, params: Sequence[Any]) -> _PgCursor:
         try:
@@ -255,6 +261,10 @@ class PostgresBackend:
 
     def ddl(self, statement: str) -> str:
         return translate_ddl(statement)
+
+    def lock_migrations(self, tx: Transaction) -> None:
+        """Two processes migrating at once would race on CREATE TABLE; serialize them."""
+        tx.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
 
     def close(self) -> None:
         self._pool.close()
@@ -314,7 +324,33 @@ def open_postgres(dsn: str) -> tuple[StatelinePostgresSaver, PostgresStore, Post
         probe = psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True)
     except psycopg.Error as exc:
         raise _connect_error(exc, where, params) from None
-    probe.close()
+    try:
+        _wait_for_setup_lock(probe, where)
+        return _setup(dsn, where)
+    except psycopg.Error as exc:
+        raise translate_error(exc, where) from exc
+    finally:
+        probe.close()  # ends the session, releasing the lock
+
+
+def _wait_for_setup_lock(conn: psycopg.Connection[Any], where: str) -> None:
+    """Several workers starting at once on a new database must not race on CREATE TABLE.
+
+    Polls with pg_try_advisory_lock instead of blocking in pg_advisory_lock: a session
+    blocked inside a statement holds a snapshot, and PostgresSaver.setup's CREATE INDEX
+    CONCURRENTLY waits for every such snapshot, so blocking waiters would deadlock it.
+    """
+    deadline = time.monotonic() + SETUP_WAIT_S
+    while not conn.execute("SELECT pg_try_advisory_lock(%s)", (_SETUP_LOCK,)).fetchone()[0]:
+        if time.monotonic() > deadline:
+            raise StorageError(
+                f"database {where}: another process kept setting it up for {SETUP_WAIT_S}s; retry",
+                location=where,
+            )
+        time.sleep(0.05)
+
+
+def _setup(dsn: str, where: str) -> tuple[StatelinePostgresSaver, PostgresStore, PostgresBackend, ConnectionPool]:
     pool = ConnectionPool(
         dsn,
         min_size=1,

@@ -91,10 +91,13 @@ class Backend(Protocol):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
     def transaction(self) -> AbstractContextManager[Transaction]: ...
     def ddl(self, statement: str) -> str: ...
+    def lock_migrations(self, tx: Transaction) -> None: ...
     def close(self) -> None: ...
 
 
 SCHEMA_TABLE = "CREATE TABLE IF NOT EXISTS stateline_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+META_TABLE = "CREATE TABLE IF NOT EXISTS stateline_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+"""Database-wide facts (the encryption key check value)."""
 
 
 class _SqliteCursor:
@@ -128,6 +131,7 @@ class SqliteBackend:
         self._depth = 0
         conn.row_factory = _sqlite_row
         self._run(SCHEMA_TABLE)
+        self._run(META_TABLE)
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> _SqliteCursor:
         with self._lock:
@@ -177,6 +181,9 @@ class SqliteBackend:
 
     def ddl(self, statement: str) -> str:
         return statement
+
+    def lock_migrations(self, tx: Transaction) -> None:
+        """Nothing to do: BEGIN IMMEDIATE already keeps a second migrator out."""
 
     def close(self) -> None:
         self._conn.close()

@@ -135,3 +135,25 @@ def test_thread_index(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     assert not index.exists("t2")
     with pytest.raises(UnknownThreadError):
         index.get("t2")
+
+
+def test_concurrent_first_open_and_migrate(db_url: str) -> None:
+    """Several workers starting at once on a new database all come up with one schema."""
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with open_database(db_url) as db:
+                db.migrate("items", ITEMS_V1)
+                ThreadIndex(db)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with open_database(db_url) as db:
+        assert db.query_one("SELECT version FROM stateline_schema WHERE component = 'items'")["version"] == 1
