@@ -1,7 +1,8 @@
 """Shared fixtures. Backends: every test that takes ``db_url`` or ``db`` runs on SQLite and PostgreSQL.
 
-PostgreSQL runs when ``STATELINE_TEST_PG_URL`` names a server where that user may
-CREATE DATABASE (``.ci/run`` starts one); each test gets a fresh database, dropped after.
+PostgreSQL runs when ``STATELINE_TEST_PG_URL`` names a database where that user may
+CREATE SCHEMA (``.ci/run`` starts one); each test gets a fresh schema (via the URL's
+``search_path``), dropped after — far faster than a database per test.
 Without it the postgres cases are skipped with the reason shown by ``-ra``.
 """
 
@@ -33,9 +34,10 @@ def pg_admin_url() -> str:
     return url
 
 
-def _with_dbname(url: str, name: str) -> str:
+def _with_schema(url: str, schema: str) -> str:
     parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + name))
+    option = f"options=-csearch_path%3D{schema}"
+    return urlunsplit(parts._replace(query=f"{parts.query}&{option}" if parts.query else option))
 
 
 def _admin(url: str, sql: str) -> None:
@@ -47,14 +49,14 @@ def _admin(url: str, sql: str) -> None:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A URL to a fresh, empty PostgreSQL database, dropped after the test."""
+    """A URL to a fresh, empty PostgreSQL schema, dropped after the test."""
     admin = pg_admin_url()
     name = f"stl_test_{uuid.uuid4().hex[:12]}"
-    _admin(admin, f'CREATE DATABASE "{name}"')
+    _admin(admin, f'CREATE SCHEMA "{name}"')
     try:
-        yield _with_dbname(admin, name)
+        yield _with_schema(admin, name)
     finally:
-        _admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _admin(admin, f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
 @pytest.fixture(params=BACKENDS)
