@@ -29,7 +29,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from stateline_errors import ConfigError, DatabaseLockedError, StorageError
 
-from ._sql import META_TABLE, SCHEMA_TABLE, Cursor, Row, Transaction, make_row
+from ._sql import META_TABLE, SCHEMA_TABLE, Cursor, Result, Row, Transaction, make_row
 
 CONNECT_TIMEOUT_S = 5
 """How long opening a connection may take before the server counts as unreachable."""
@@ -177,33 +177,19 @@ def check_dsn(dsn: str) -> dict[str, Any]:
     return params
 
 
-class _PgCursor:
-    """The rows of one statement, fetched eagerly (the connection goes back to the pool)."""
-
-    def __init__(self, rows: list[Row], rowcount: int) -> None:
-        self._rows = rows
-        self._next = 0
-        self.rowcount = rowcount
-
-    def fetchone(self) -> Row | None:
-        if self._next >= len(self._rows):
-            return None
-        self._next += 1
-        return self._rows[self._next - 1]
-
-    def fetchall(self) -> list[Row]:
-        rest = self._rows[self._next :]
-        self._next = len(self._rows)
-        return rest
-
-
 class _PgTx:
     def __init__(self, backend: PostgresBackend, conn: psycopg.Connection[Any]) -> None:
         self._backend = backend
         self._conn = conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        return self._backend._run(self._conn, sql, params)
+        # each statement in a savepoint: as on SQLite, a failed statement that the caller
+        # catches leaves the transaction usable instead of aborting it
+        try:
+            with self._conn.transaction():
+                return self._backend._run(self._conn, sql, params)
+        except psycopg.Error as exc:
+            raise translate_error(exc, self._backend.where) from exc
 
 
 class PostgresBackend:
@@ -216,12 +202,11 @@ class PostgresBackend:
         self.execute(SCHEMA_TABLE)
         self.execute(META_TABLE)
 
-    def _run(self, conn: psycopg.Connection[Any], sql: str, params: Sequence[Any]) -> _PgCursor:
+    def _run(self, conn: psycopg.Connection[Any], sql: str, params: Sequence[Any]) -> Result:
         try:
             with conn.cursor(row_factory=_row_factory) as cur:
                 cur.execute(translate_placeholders(sql), tuple(params))
-                rows = cur.fetchall() if cur.description is not None else []
-                return _PgCursor(rows, cur.rowcount)
+                return Result.of(cur)
         except psycopg.Error as exc:
             raise translate_error(exc, self.where) from exc
 

@@ -100,25 +100,35 @@ META_TABLE = "CREATE TABLE IF NOT EXISTS stateline_meta (name TEXT PRIMARY KEY, 
 """Database-wide facts (the encryption key check value)."""
 
 
-class _SqliteCursor:
-    """A sqlite3 cursor whose fetches translate errors like every other call."""
+class Result:
+    """The rows of one statement, fetched eagerly, and how many rows it touched.
 
-    def __init__(self, cur: sqlite3.Cursor, where: str) -> None:
-        self._cur = cur
-        self._where = where
-        self.rowcount = cur.rowcount
+    The same on both backends: ``rowcount`` counts rows written by INSERT/UPDATE/DELETE
+    (also with RETURNING) and rows returned by SELECT.
+    """
+
+    def __init__(self, rows: list[Row], rowcount: int) -> None:
+        self._rows = rows
+        self._next = 0
+        self.rowcount = rowcount
 
     def fetchone(self) -> Row | None:
-        try:
-            return self._cur.fetchone()
-        except sqlite3.Error as exc:
-            raise _sqlite.translate_error(exc, self._where) from exc
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
 
     def fetchall(self) -> list[Row]:
-        try:
-            return self._cur.fetchall()
-        except sqlite3.Error as exc:
-            raise _sqlite.translate_error(exc, self._where) from exc
+        rest = self._rows[self._next :]
+        self._next = len(self._rows)
+        return rest
+
+    @classmethod
+    def of(cls, cur: Any) -> Result:
+        """Drain a DB-API cursor (sqlite3 or psycopg) into a Result."""
+        rows = cur.fetchall() if cur.description is not None else []
+        count = cur.rowcount
+        return cls(rows, count if count >= 0 else len(rows))
 
 
 class SqliteBackend:
@@ -133,10 +143,10 @@ class SqliteBackend:
         self._run(SCHEMA_TABLE)
         self._run(META_TABLE)
 
-    def _run(self, sql: str, params: Sequence[Any] = ()) -> _SqliteCursor:
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> Result:
         with self._lock:
             try:
-                return _SqliteCursor(self._conn.execute(without_row_locks(sql), params), self.where)
+                return Result.of(self._conn.execute(without_row_locks(sql), params))
             except sqlite3.Error as exc:
                 raise _sqlite.translate_error(exc, self.where) from exc
 
@@ -144,8 +154,7 @@ class SqliteBackend:
         return self._run(sql, params).rowcount
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        with self._lock:
-            return self._run(sql, params).fetchall()
+        return self._run(sql, params).fetchall()
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:

@@ -157,3 +157,26 @@ def test_concurrent_first_open_and_migrate(db_url: str) -> None:
     assert errors == []
     with open_database(db_url) as db:
         assert db.query_one("SELECT version FROM stateline_schema WHERE component = 'items'")["version"] == 1
+
+
+def test_rowcount_is_the_same_on_both(db: Database) -> None:
+    db.migrate("items", ITEMS_V1)
+    with db.transaction() as tx:
+        assert tx.execute("INSERT INTO items(id, n) VALUES ('a', 1), ('b', 2), ('c', 3)").rowcount == 3
+        cur = tx.execute("UPDATE items SET n = n * 10 WHERE n >= ? RETURNING id, n", (2,))
+        assert cur.rowcount == 2
+        assert sorted((r["id"], r["n"]) for r in cur.fetchall()) == [("b", 20), ("c", 30)]
+        assert cur.fetchone() is None
+        sel = tx.execute("SELECT id FROM items ORDER BY id")
+        assert sel.rowcount == 3 and sel.fetchone()["id"] == "a" and [r[0] for r in sel.fetchall()] == ["b", "c"]
+        assert tx.execute("DELETE FROM items WHERE id = 'zzz'").rowcount == 0
+
+
+def test_caught_statement_error_leaves_transaction_usable(db: Database) -> None:
+    db.migrate("items", ITEMS_V1)
+    db.execute("INSERT INTO items(id, n) VALUES ('a', 1)")
+    with db.transaction() as tx:
+        with pytest.raises(StorageError):
+            tx.execute("INSERT INTO items(id, n) VALUES ('a', 2)")
+        tx.execute("INSERT INTO items(id, n) VALUES ('b', 2)")
+    assert [r["id"] for r in db.query("SELECT id FROM items ORDER BY id")] == ["a", "b"]
