@@ -246,7 +246,9 @@ class EncryptedStore(BaseStore):
 
 
 def _matches(value: dict[str, Any], flt: dict[str, Any]) -> bool:
-    from langgraph.store.memory import _compare_values  # the in-memory store's JSONB-like rules
+    from langgraph.store.memory import (
+        _compare_values,  # the in-memory store's JSONB-like rules
+    )
 
     return all(_compare_values(value.get(k), v) for k, v in flt.items())
 

@@ -9,6 +9,7 @@ old key would write rows the new key cannot read.
 from __future__ import annotations
 
 import json
+
 from stateline_errors import ConfigError
 
 from ._crypto import SEALED_FIELD, TOKEN_PREFIX, Cipher, parse_key

@@ -27,6 +27,21 @@ def test_unreachable_server_is_a_prompt_storage_error() -> None:
     assert "hunter2" not in str(err.value) and "\n" not in str(err.value)
 
 
+def test_silent_server_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host that takes the connection but never answers: the connect timeout fires."""
+    from checkpointing import _pg
+
+    monkeypatch.setattr(_pg, "CONNECT_TIMEOUT_S", 1)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # never accepted, never answered
+        port = silent.getsockname()[1]
+        start = time.monotonic()
+        with pytest.raises(StorageError, match=f"cannot reach PostgreSQL at 127.0.0.1:{port}"):
+            open_database(f"postgresql://u:p@127.0.0.1:{port}/db")
+        assert time.monotonic() - start < 5
+
+
 @pytest.mark.parametrize(
     "url, fragment",
     [
