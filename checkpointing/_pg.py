@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,7 +29,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from stateline_errors import ConfigError, DatabaseLockedError, StorageError
 
-from ._sql import META_TABLE, SCHEMA_TABLE, Cursor, Result, Row, Transaction, make_row
+from ._sql import META_TABLE, SCHEMA_TABLE, Result, Row, Transaction, make_row
 
 CONNECT_TIMEOUT_S = 5
 """How long opening a connection may take before the server counts as unreachable."""
@@ -182,7 +182,7 @@ class _PgTx:
         self._backend = backend
         self._conn = conn
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         # each statement in a savepoint: as on SQLite, a failed statement that the caller
         # catches leaves the transaction usable instead of aborting it
         try:
@@ -211,30 +211,31 @@ class PostgresBackend:
             raise translate_error(exc, self.where) from exc
 
     @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        current = getattr(self._local, "conn", None)
-        if current is not None:
-            yield current
-            return
+    def _pooled(self) -> Iterator[psycopg.Connection[Any]]:
         try:
             with self._pool.connection(timeout=POOL_WAIT_S) as conn:
                 yield conn
         except (psycopg.Error, PoolTimeout) as exc:
             raise translate_error(exc, self.where) from exc
 
+    def _statement(self, sql: str, params: Sequence[Any]) -> Result:
+        current = getattr(self._local, "conn", None)
+        if current is not None:  # inside this thread's transaction: join it
+            return _PgTx(self, current).execute(sql, params)
+        with self._pooled() as conn:
+            return self._run(conn, sql, params)
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        with self._connection() as conn:
-            return self._run(conn, sql, params).rowcount
+        return self._statement(sql, params).rowcount
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        with self._connection() as conn:
-            return self._run(conn, sql, params).fetchall()
+        return self._statement(sql, params).fetchall()
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """A real transaction on one connection; nested calls use a savepoint."""
-        with self._connection() as conn:
-            outer = getattr(self._local, "conn", None)
+        outer = getattr(self._local, "conn", None)
+        with nullcontext(outer) if outer is not None else self._pooled() as conn:
             self._local.conn = conn
             try:
                 with conn.transaction():
