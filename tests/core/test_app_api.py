@@ -41,8 +41,8 @@ class Broken:
 
 
 @pytest.fixture
-def app(tmp_path):
-    with App(make_agents(), db=f"sqlite:///{tmp_path}/a.db") as app:
+def app(db_url):
+    with App(make_agents(), db=db_url) as app:
         yield app
 
 

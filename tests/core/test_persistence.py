@@ -7,6 +7,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from stateline import App
 from examples.storefront import create_agents
 
@@ -27,14 +29,15 @@ def comparable(view: dict) -> dict:
     return {"messages": messages, **{k: view[k] for k in ("status", "active_agent", "drafts")}}
 
 
-def test_continuing_in_new_processes_equals_one_run_straight_through(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_continuing_in_new_processes_equals_one_run_straight_through(tmp_path, request, backend):
     straight = f"sqlite:///{tmp_path}/straight.db"
     with App(db=straight) as app:
         for agent in create_agents(app.database):
             app.register(agent)
         for text in SCRIPT:
             app.send("t", text)
-    split = f"sqlite:///{tmp_path}/split.db"
+    split = f"sqlite:///{tmp_path}/split.db" if backend == "sqlite" else request.getfixturevalue("pg_url")
     for text in SCRIPT:  # one process per turn: every turn starts from what the last process stored
         result = cli("run", "--thread", "t", text, db=split)
         assert result.returncode == 0, result.stderr

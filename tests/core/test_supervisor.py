@@ -12,9 +12,9 @@ from .agents import make_agents
 
 
 @pytest.fixture
-def app(tmp_path):
+def app(db_url):
     calls: list = []
-    with App(make_agents(calls), db=f"sqlite:///{tmp_path}/s.db") as app:
+    with App(make_agents(calls), db=db_url) as app:
         app.calls = calls
         yield app
 
