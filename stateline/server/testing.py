@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -33,13 +34,19 @@ def free_port() -> int:
 class ServerProcess:
     """``with ServerProcess(db) as srv: srv.client("alice").get(...)``; ``restart()`` keeps the database."""
 
-    def __init__(self, db: Path, args: Sequence[str] = ("--approval", "listing"), env: dict[str, str] | None = None) -> None:
-        self.db = db
+    def __init__(
+        self, db: Path | str, args: Sequence[str] = ("--approval", "listing"), env: dict[str, str] | None = None,
+        log: Path | None = None,
+    ) -> None:
+        """``db``: a SQLite file, or any database URL (e.g. PostgreSQL)."""
+        self.db_url = f"sqlite:///{db}" if isinstance(db, Path) else db
         self.args = list(args)
         self.env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
-        self.log = db.with_suffix(".log")
+        if log is None:
+            log = db.with_suffix(".log") if isinstance(db, Path) else Path(tempfile.mkstemp(suffix=".log")[1])
+        self.log = log
 
     @property
     def url(self) -> str:
@@ -48,7 +55,7 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> ServerProcess:
         self.port = free_port()
         env = {**os.environ, "STATELINE_TOKENS": TOKENS_ENV, "STATELINE_PROVIDER": "offline", **self.env}
-        cmd = [sys.executable, "-m", "stateline", "--db", f"sqlite:///{self.db}", "serve", "--port", str(self.port), *self.args]
+        cmd = [sys.executable, "-m", "stateline", "--db", self.db_url, "serve", "--port", str(self.port), *self.args]
         self._logfile = open(self.log, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self._logfile, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

@@ -13,8 +13,8 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture
-def own_server(tmp_path):
-    """A server of this test's own, which the test may restart."""
-    srv = ServerProcess(tmp_path / "own.db")
+def own_server(db_url, tmp_path):
+    """A server of this test's own, which the test may restart; on SQLite and PostgreSQL."""
+    srv = ServerProcess(db_url, log=tmp_path / "server.log")
     yield srv
     srv.stop()
