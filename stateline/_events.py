@@ -119,11 +119,13 @@ class WaitingInput(_EventBase):
 
 
 class Resumed(_EventBase):
-    """A waiting thread got a decision, or an interrupted turn is being finished (``recovery``)."""
+    """A waiting thread got a decision; an unfinished turn is being finished (``recovery``);
+    or a failed turn is abandoned and the new message starts from START (``restart``)."""
 
     type: Literal["resumed"] = "resumed"
-    reason: Literal["decision", "recovery"]
+    reason: Literal["decision", "recovery", "restart"]
     decision: Any = None
+    detail: str = ""
 
 
 Event = Annotated[

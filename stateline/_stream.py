@@ -304,6 +304,14 @@ def _produce(
     app: App, thread_id: str, text: str | None, decision: Any, user_id: str | None,
     status: str, snapshot: Any, previous: str | None,
 ) -> Iterator[Any]:
+    """The turn's runs. What happens to an unfinished earlier turn is chosen explicitly (as
+    ``App.send`` does) and announced with a ``resumed`` event:
+
+    - a run whose process died (tracking knows) is recovered first (``reason="recovery"``);
+    - interrupted (unfinished tasks, no error): finished first, streamed (``recovery``);
+    - failed: a new message starts from START and the failed turn is abandoned
+      (``reason="restart"``); with no message, the failed step is retried (``recovery``).
+    """
     guard(app).enter(thread_id)
     try:
         if decision is not None:
@@ -312,11 +320,17 @@ def _produce(
             lead = Resumed(thread_id=thread_id, reason="decision", decision=decision)
             yield from _run(app, graph, thread_id, user_id, Command(resume=decision), "decision", decision, lead, previous)
             return
-        if status in ("interrupted", "failed"):
-            lead = Resumed(thread_id=thread_id, reason="recovery")
-            outcome = yield from _run(
-                app, app.graph, thread_id, user_id, None, "recovery", None, lead, previous, final=text is None
-            )
+        ops = getattr(app, "ops", None)
+        if text is not None and ops is not None and ops.recovery.stale_runs(thread_id):
+            report = ops.recovery.recover(thread_id=thread_id)
+            note = Resumed(thread_id=thread_id, reason="recovery", detail=report.summary())
+            yield from event_log(app).append(thread_id, [note])
+            status = app.status(thread_id)
+            previous = _last_agent(app, thread_id)
+        if status == "interrupted" or (text is None and status == "failed"):
+            kind = "resume" if status == "interrupted" else "retry"
+            lead = Resumed(thread_id=thread_id, reason="recovery", detail=f"{kind} of the unfinished turn")
+            outcome = yield from _run(app, app.graph, thread_id, user_id, None, kind, None, lead, previous, final=text is None)
             if text is None:
                 return
             if outcome == "failed":  # the earlier turn still fails: do not pile a message on top
@@ -325,9 +339,12 @@ def _produce(
                 return
             previous = _last_agent(app, thread_id)
         assert text is not None
+        lead = None
+        if status == "failed":
+            lead = Resumed(thread_id=thread_id, reason="restart", detail="the failed turn is abandoned; this message starts anew")
         app.threads.touch(thread_id, user_id=user_id, workflow=app.workflow)
         payload = {"messages": [HumanMessage(text)]}
-        yield from _run(app, app.graph, thread_id, user_id, payload, "message", text, None, previous)
+        yield from _run(app, app.graph, thread_id, user_id, payload, "turn", text, lead, previous)
     finally:
         guard(app).leave(thread_id)
 
@@ -348,14 +365,19 @@ def _run(
     config = {"configurable": {"thread_id": thread_id, "user_id": user_id, "run_id": run_id}}
     tools = {a.name: getattr(a.act, "__name__", "act") for a in app.registry.list()}
     tr = EventTranslator(thread_id, run_id, tools, previous)
-    log.run_started(run_id, thread_id, user_id=user_id, kind=kind, input=shown_input)
-    app.hooks.emit("run_started", run_id=run_id, thread_id=thread_id, input=shown_input if kind == "message" else None)
+    own_tracking = getattr(app, "ops", None) is None  # else lifecycle's tracker records runs and steps
+    if own_tracking:
+        log.run_started(run_id, thread_id, user_id=user_id, kind=kind, input=shown_input)
+    app.hooks.emit(
+        "run_started", run_id=run_id, thread_id=thread_id, input=shown_input if kind == "turn" else None,
+        user_id=user_id, kind=kind,
+    )
     pending: list[Any] = [lead.model_copy(update={"run_id": run_id})] if lead is not None else []
     last_flush = time.monotonic()
 
     def flush() -> list[Any]:
         nonlocal pending, last_flush
-        stored = log.append(thread_id, pending, steps=_latest_steps(tr.steps))
+        stored = log.append(thread_id, pending, steps=_latest_steps(tr.steps) if own_tracking else ())
         tr.steps.clear()
         pending = []
         last_flush = time.monotonic()
@@ -382,7 +404,8 @@ def _run(
     if final:
         pending.append(tr._ev(ConversationEnd, status=outcome, agent=tr.current))
     yield from flush()
-    log.run_finished(run_id, status=outcome, agent=tr.current, error=None if error is None else _error_text(error))
+    if own_tracking:
+        log.run_finished(run_id, status=outcome, agent=tr.current, error=None if error is None else _error_text(error))
     app.hooks.emit(
         "run_finished", run_id=run_id, thread_id=thread_id,
         status=outcome, error=error,

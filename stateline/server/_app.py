@@ -45,7 +45,7 @@ from ._auth import AuditLog, Principal, TokenTable
 from ._graph import graph_picture
 from ._hub import END, Hub
 from ._threads import POLICIES, ThreadOwners
-from ._lifecycle import agent_rows, change_agent_status, run_extras
+from ._lifecycle import agent_rows, change_agent_status, run_detail, run_row, timeline
 
 
 @dataclass
@@ -374,12 +374,12 @@ def create_app(session: App, tokens: TokenTable, settings: ServerSettings | None
     @api.get("/api/threads/{thread_id}/runs", tags=["runs"])
     async def list_runs(thread_id: str, who: Principal = Depends(principal), limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
         """The thread's runs with their steps (durations, failures) and effects: the timeline."""
-        return {"runs": await read(who, thread_id, "runs.read", _timeline, session, thread_id, limit)}
+        return {"runs": await read(who, thread_id, "runs.read", timeline, session, thread_id, limit)}
 
     async def owned_run(who: Principal, run_id: str, action: str) -> dict[str, Any]:
         try:
             check_id("run id", run_id)
-            run = await run_in_threadpool(log.run, run_id)
+            run = await run_in_threadpool(run_row, session, run_id)
         except (InvalidInputError, UnknownRunError):
             await record(who, action, run_id, 404, "unknown")
             raise UnknownRunError(run_id) from None
@@ -392,9 +392,9 @@ def create_app(session: App, tokens: TokenTable, settings: ServerSettings | None
     @api.get("/api/runs/{run_id}", tags=["runs"])
     async def get_run(run_id: str, who: Principal = Depends(principal)) -> dict[str, Any]:
         run = await owned_run(who, run_id, "run.read")
-        extra = await run_in_threadpool(lambda: {"steps": log.steps(run_id), **run_extras(session, run_id)})
+        detail = await run_in_threadpool(run_detail, session, run)
         await record(who, "run.read", run_id)
-        return {**run, **extra}
+        return detail
 
     @api.get("/api/runs/{run_id}/events", tags=["runs"])
     async def run_events(run_id: str, who: Principal = Depends(principal)) -> dict[str, Any]:
@@ -416,7 +416,9 @@ def create_app(session: App, tokens: TokenTable, settings: ServerSettings | None
         if not who.admin:
             await record(who, "agent.status", name, 403)
             raise ApiError(403, "Forbidden", "only an admin may change an agent's status")
-        row = await run_in_threadpool(change_agent_status, session, name, body.status, body.reason or f"by {who.user_id}")
+        row = await run_in_threadpool(
+            change_agent_status, session, name, body.status, body.reason or f"changed over HTTP by {who.user_id}", who.user_id
+        )
         await record(who, "agent.status", name, 200, body.status)
         return row
 
@@ -514,12 +516,3 @@ def _history(session: App, thread_id: str, limit: int) -> list[dict[str, Any]]:
     if session.status(thread_id) == "new":
         return []
     return [checkpoint_row(s) for s in session.history(thread_id, limit=limit)]
-
-
-def _timeline(session: App, thread_id: str, limit: int) -> list[dict[str, Any]]:
-    log = event_log(session)
-    runs = log.runs(thread_id, limit=limit)
-    for run in runs:
-        run["steps"] = log.steps(run["run_id"])
-        run.update(run_extras(session, run["run_id"]))
-    return runs

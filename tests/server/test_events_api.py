@@ -138,3 +138,18 @@ def test_a_failing_action_ends_the_stream_with_error_and_resumes(tmp_path):
         resumed = list(app.stream("t"))  # finish the interrupted turn
         assert resumed[0].type == "resumed" and resumed[0].reason == "recovery"
         assert resumed[-1].status == "completed" and calls == [3, 3]
+
+
+def test_a_message_on_a_failed_thread_starts_anew_and_says_so(tmp_path):
+    def explode(q: Boom) -> str:
+        if q.x == 1:
+            raise RuntimeError("bad input one")
+        return f"ok {q.x}"
+
+    with App([Agent(name="boom", description="Explodes on one", intents=["explode"], schema=Boom, act=explode)],
+             db=f"sqlite:///{tmp_path}/r.db") as app:
+        assert list(app.stream("t", "explode x 1"))[-1].status == "failed"
+        events = list(app.stream("t", "explode x 2"))
+        assert events[0].type == "resumed" and events[0].reason == "restart"
+        assert events[-1].status == "completed"
+        assert [e.text for e in events if e.type == "agent_complete"] == ["ok 2"]

@@ -119,7 +119,8 @@ function handleEvent(ev) {
       showApproval(ev);
       break;
     case "resumed":
-      addBanner(ev.reason === "decision" ? `Decision: ${ev.decision.action}` : "Resuming the interrupted turn");
+      addBanner(ev.reason === "decision" ? `Decision: ${ev.decision.action}`
+        : ev.reason === "restart" ? "The failed turn is abandoned; starting anew" : `Recovering: ${ev.detail || "the unfinished turn"}`);
       break;
     case "conversation_end":
       setStatus(ev.status === "completed" ? "idle" : ev.status);
@@ -232,7 +233,7 @@ async function loadTimeline() {
   if (!data.runs.length) { box.textContent = "No runs yet."; return; }
   for (const run of data.runs.slice().reverse()) {
     const node = el("div", { class: "run", "data-run": run.run_id });
-    const label = run.kind === "message" ? `“${String(run.input || "").slice(0, 40)}”` : run.kind;
+    const label = run.kind === "turn" ? `“${String(run.input || "").slice(0, 40)}”` : run.kind;
     node.append(el("div", { class: "head" }, el("b", { text: label }),
       el("span", { class: "badge " + run.status, text: `${run.status} · ${run.duration_ms == null ? "…" : Math.round(run.duration_ms) + " ms"}` })));
     const longest = Math.max(1, ...run.steps.map((s) => s.duration_ms || 0));
