@@ -320,17 +320,30 @@ def _produce(
             lead = Resumed(thread_id=thread_id, reason="decision", decision=decision)
             yield from _run(app, graph, thread_id, user_id, Command(resume=decision), "decision", decision, lead, previous)
             return
-        ops = getattr(app, "ops", None)
-        if text is not None and ops is not None and ops.recovery.stale_runs(thread_id):
+        parent = None
+        stale = ops.recovery.stale_runs(thread_id) if (ops := getattr(app, "ops", None)) is not None else []
+        if stale and status == "interrupted":
+            # a process died mid-turn: close its run rows, then finish the turn here, streamed
+            for run in stale:
+                app.hooks.emit("run_finished", run_id=run.run_id, thread_id=thread_id, status="interrupted", error=None)
+            parent = stale[-1].run_id
+        elif stale:  # e.g. it died before its input reached a checkpoint: lifecycle re-submits it
             report = ops.recovery.recover(thread_id=thread_id)
             note = Resumed(thread_id=thread_id, reason="recovery", detail=report.summary())
-            yield from event_log(app).append(thread_id, [note])
             status = app.status(thread_id)
             previous = _last_agent(app, thread_id)
+            if text is None and status not in ("interrupted", "failed"):
+                end = ConversationEnd(thread_id=thread_id, status="waiting" if status == "waiting" else "completed")
+                yield from event_log(app).append(thread_id, [note, end])
+                return
+            yield from event_log(app).append(thread_id, [note])
         if status == "interrupted" or (text is None and status == "failed"):
             kind = "resume" if status == "interrupted" else "retry"
             lead = Resumed(thread_id=thread_id, reason="recovery", detail=f"{kind} of the unfinished turn")
-            outcome = yield from _run(app, app.graph, thread_id, user_id, None, kind, None, lead, previous, final=text is None)
+            outcome = yield from _run(
+                app, app.graph, thread_id, user_id, None, kind, None, lead, previous, final=text is None,
+                parent_run_id=parent,
+            )
             if text is None:
                 return
             if outcome == "failed":  # the earlier turn still fails: do not pile a message on top
@@ -357,7 +370,7 @@ def _last_agent(app: App, thread_id: str) -> str | None:
 
 def _run(
     app: App, graph: CompiledStateGraph, thread_id: str, user_id: str | None, payload: Any,
-    kind: str, shown_input: Any, lead: Any, previous: str | None, *, final: bool = True,
+    kind: str, shown_input: Any, lead: Any, previous: str | None, *, final: bool = True, **track: Any,
 ) -> Generator[Any, None, str]:
     """One graph invocation: store and yield its events; ``final`` adds ``conversation_end``."""
     log = event_log(app)
@@ -370,7 +383,7 @@ def _run(
         log.run_started(run_id, thread_id, user_id=user_id, kind=kind, input=shown_input)
     app.hooks.emit(
         "run_started", run_id=run_id, thread_id=thread_id, input=shown_input if kind == "turn" else None,
-        user_id=user_id, kind=kind,
+        user_id=user_id, kind=kind, **track,
     )
     pending: list[Any] = [lead.model_copy(update={"run_id": run_id})] if lead is not None else []
     last_flush = time.monotonic()
