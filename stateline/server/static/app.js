@@ -246,8 +246,10 @@ async function loadTimeline() {
       if (s.error) row.append(el("span", { class: "error", text: "✗ " + s.error }));
       node.append(row);
     }
-    for (const e of run.effects_in_doubt || []) {
-      node.append(el("div", { class: "doubt", text: `effect in doubt: ${e.name || e.effect || JSON.stringify(e)}` }));
+    for (const e of run.effects || []) {
+      node.append(e.in_doubt
+        ? el("div", { class: "doubt", text: `⚠ effect in doubt: ${e.name} (started, outcome unknown)` })
+        : el("div", { class: "effect " + e.status, text: `effect ${e.name}: ${e.status}${e.error ? " — " + e.error : ""}` }));
     }
     box.append(node);
   }
