@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
@@ -148,7 +149,13 @@ def create_app(session: App, tokens: TokenTable, settings: ServerSettings | None
     audit = AuditLog(session.database)
     log = event_log(session)
     hub = Hub(executor)
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        executor.shutdown(wait=False, cancel_futures=True)
+
     api = FastAPI(
+        lifespan=lifespan,
         title="stateline",
         version="0.1.0",
         description="Multi-agent conversations that survive crashes: threads, streamed turns (SSE), approval, runs.",
@@ -436,10 +443,6 @@ def create_app(session: App, tokens: TokenTable, settings: ServerSettings | None
         if not who.admin:
             raise ApiError(403, "Forbidden", "only an admin may read the audit log")
         return {"entries": await run_in_threadpool(lambda: audit.rows(user_id=user, target=target, limit=limit))}
-
-    @api.on_event("shutdown")
-    async def _shutdown() -> None:
-        executor.shutdown(wait=False, cancel_futures=True)
 
     return api
 

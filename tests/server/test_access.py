@@ -116,3 +116,11 @@ def test_bad_input_is_a_4xx_json_error_and_changes_nothing(server, alice_thread,
     error = r.json()["error"]
     assert error["status"] == status and error["message"]
     assert snapshot(server, alice_thread) == before
+
+
+def test_openapi_docs_are_served(server):
+    with server.client() as c:
+        assert c.get("/docs").status_code == 200
+        spec = c.get("/openapi.json").json()
+    assert {"/api/threads", "/api/threads/{thread_id}/messages", "/api/threads/{thread_id}/resume",
+            "/api/threads/{thread_id}/events", "/api/runs/{run_id}", "/api/agents", "/health"} <= set(spec["paths"])
