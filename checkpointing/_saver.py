@@ -1,0 +1,401 @@
+"""StatelineSqliteSaver: LangGraph's checkpoint contract on SQLite, sized for long threads.
+
+What differs from stock ``SqliteSaver`` and why it still keeps the contract:
+
+* Checkpoint rows hold the checkpoint *without* its channel values; values live in
+  ``sl_blobs`` once per (thread, ns, channel, version), list values as appended
+  deltas (see ``_values``). A checkpoint is rebuilt from exactly the versions it
+  names, so what ``get_tuple`` returns is what ``put`` was given.
+* Durability: every ``put`` commits with ``synchronous=FULL`` before it returns,
+  so a checkpoint LangGraph was told about survives power loss (``durability="sync"``).
+  Ordinary task writes (``put_writes``) commit with ``synchronous=NORMAL``: in WAL
+  mode such a commit is already safe against a process crash, and the next FULL
+  commit (the step's checkpoint) syncs the WAL up to and including it. Writes
+  that a resume depends on with no checkpoint following them (errors,
+  interrupts, resume values) commit with FULL at once. One fsync per superstep
+  instead of one per task plus one per checkpoint.
+* Writes take the lock up front (``BEGIN IMMEDIATE``), so several processes on one
+  file wait on the busy timeout instead of failing a lock upgrade.
+* ``list`` pages through a keyset cursor: constant memory and no lock held
+  while the caller consumes items.
+
+The tables are named ``sl_*``: a file written by stock ``SqliteSaver`` keeps its
+``checkpoints``/``writes`` tables untouched (they are not read or migrated).
+It does not subclass ``SqliteSaver``: every storage method would have to be
+overridden anyway, and an inherited one (e.g. its delta-channel fast path) would
+silently query the stock tables. Its version format ("counter.random") is kept,
+shorter (``_codec.next_version``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, cast
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    SerializerProtocol,
+    get_checkpoint_id,
+    get_checkpoint_metadata,
+)
+from langgraph.checkpoint.sqlite.utils import load_pending_writes, search_where
+
+from stateline_errors import ConfigError
+
+from . import _sqlite
+from ._codec import ZlibCodec, next_version
+from ._saver_async import ThreadedAsyncMixin
+from ._values import ValueStore, collect_garbage
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sl_checkpoints (
+    thread_id TEXT NOT NULL,
+    checkpoint_ns TEXT NOT NULL DEFAULT '',
+    checkpoint_id TEXT NOT NULL,
+    parent_checkpoint_id TEXT,
+    type TEXT,
+    checkpoint BLOB,
+    metadata BLOB,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sl_blobs (
+    thread_id TEXT NOT NULL,
+    checkpoint_ns TEXT NOT NULL DEFAULT '',
+    channel TEXT NOT NULL,
+    version TEXT NOT NULL,
+    type TEXT NOT NULL,
+    blob BLOB,
+    base_version TEXT,
+    length INTEGER,
+    PRIMARY KEY (thread_id, checkpoint_ns, channel, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sl_writes (
+    thread_id TEXT NOT NULL,
+    checkpoint_ns TEXT NOT NULL DEFAULT '',
+    checkpoint_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    task_path TEXT NOT NULL DEFAULT '',
+    idx INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    type TEXT,
+    value BLOB,
+    PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
+) WITHOUT ROWID;
+"""
+
+_COLUMNS = "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata"
+_WRITES_SQL = (
+    "SELECT task_id, channel, type, value, task_path, idx FROM sl_writes "
+    "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?"
+)
+_WRITE_COLUMNS = "(thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, value)"
+LIST_PAGE = 16
+"""Checkpoints fetched per ``list`` query; bounds memory and lock hold time."""
+
+
+class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
+    """A LangGraph checkpoint saver on one SQLite connection (shared safely by threads)."""
+
+
+    def __init__(self, conn: sqlite3.Connection, *, serde: SerializerProtocol | None = None) -> None:
+        super().__init__(serde=serde)
+        conn.isolation_level = None  # transactions are explicit: BEGIN IMMEDIATE / COMMIT
+        self.conn = conn
+        self.lock = threading.RLock()
+        self.codec = ZlibCodec(self.serde)
+        self.values = ValueStore(self.codec)
+        self.where = _db_name(conn)
+        self._synchronous: str | None = None
+        self.is_setup = False
+
+    # -- plumbing ------------------------------------------------------------------
+    def setup(self) -> None:
+        """Create the tables; a brand-new file first gets ``auto_vacuum=INCREMENTAL``.
+
+        SQLite only accepts a change of auto_vacuum before the first table exists,
+        and a file already in WAL mode only through VACUUM (instant while empty),
+        so it is done here, by the first component to create tables. Older files
+        are converted by ``vacuum(db, full=True)``.
+        """
+        if self.is_setup:
+            return
+        with self.lock:
+            try:
+                if self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+                    self.conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                    self.conn.execute("VACUUM")
+                self.conn.executescript(SCHEMA)
+            except sqlite3.Error as exc:
+                raise _sqlite.translate_error(exc, self.where) from exc
+            self.is_setup = True
+
+    @contextmanager
+    def _transaction(self, *, write: bool, durable: bool = True) -> Iterator[sqlite3.Cursor]:
+        with self.lock:
+            self.setup()
+            try:
+                if write:
+                    self._set_synchronous("FULL" if durable else "NORMAL")
+                cur = self.conn.cursor()
+                cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            except sqlite3.Error as exc:
+                raise _sqlite.translate_error(exc, self.where) from exc
+            try:
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException as exc:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise _sqlite.translate_error(exc, self.where) from exc
+                raise
+            finally:
+                cur.close()
+
+    def _set_synchronous(self, level: str) -> None:
+        if self._synchronous != level:
+            self.conn.execute(f"PRAGMA synchronous={level}")
+            self._synchronous = level
+
+    # -- reading -------------------------------------------------------------------
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        thread_id = str(config["configurable"]["thread_id"])
+        ns = config["configurable"].get("checkpoint_ns", "")
+        with self._transaction(write=False) as cur:
+            if checkpoint_id := get_checkpoint_id(config):
+                cur.execute(
+                    f"SELECT {_COLUMNS} FROM sl_checkpoints "
+                    "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
+                    (thread_id, ns, checkpoint_id),
+                )
+            else:
+                cur.execute(
+                    f"SELECT {_COLUMNS} FROM sl_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? "
+                    "ORDER BY checkpoint_id DESC LIMIT 1",
+                    (thread_id, ns),
+                )
+            row = cur.fetchone()
+            return self._tuple(cur, row) if row else None
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """Newest first, one page of ``LIST_PAGE`` rows per query (keyset pagination)."""
+        where, params = search_where(config, filter, before)
+        remaining = limit
+        after: tuple[str, str, str] | None = None
+        while remaining is None or remaining > 0:
+            size = LIST_PAGE if remaining is None else min(LIST_PAGE, remaining)
+            page = self._list_page(where, params, after, size)
+            yield from page
+            if len(page) < size:
+                return
+            last = page[-1].config["configurable"]
+            after = (last["checkpoint_id"], last["thread_id"], last["checkpoint_ns"])
+            remaining = None if remaining is None else remaining - len(page)
+
+    def _list_page(
+        self, where: str, params: Sequence[Any], after: tuple[str, str, str] | None, size: int
+    ) -> list[CheckpointTuple]:
+        params = list(params)
+        if after is not None:
+            where = f"{where} AND " if where else "WHERE "
+            where += "(checkpoint_id, thread_id, checkpoint_ns) < (?, ?, ?)"
+            params.extend(after)
+        sql = (
+            f"SELECT {_COLUMNS} FROM sl_checkpoints {where} "
+            "ORDER BY checkpoint_id DESC, thread_id DESC, checkpoint_ns DESC LIMIT ?"
+        )
+        with self._transaction(write=False) as cur:
+            rows = cur.execute(sql, (*params, size)).fetchall()
+            return [self._tuple(cur, row) for row in rows]
+
+    def _tuple(self, cur: sqlite3.Cursor, row: tuple) -> CheckpointTuple:
+        thread_id, ns, checkpoint_id, parent_id, type_, blob, metadata = row
+        checkpoint = {"id": checkpoint_id, **self.codec.loads_typed((type_, blob))}
+        checkpoint["channel_values"] = self.values.read(cur, thread_id, ns, checkpoint["channel_versions"])
+        writes = cur.execute(_WRITES_SQL, (thread_id, ns, checkpoint_id)).fetchall()
+        return CheckpointTuple(
+            _config(thread_id, ns, checkpoint_id),
+            cast(Checkpoint, checkpoint),
+            cast(CheckpointMetadata, json.loads(metadata) if metadata is not None else {}),
+            _config(thread_id, ns, parent_id) if parent_id else None,
+            load_pending_writes(writes, self.codec),
+        )
+
+    # -- writing -------------------------------------------------------------------
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Store ``checkpoint`` and its new channel versions; committed durably on return."""
+        thread_id = str(config["configurable"]["thread_id"])
+        ns = config["configurable"].get("checkpoint_ns", "")
+        bare = {k: v for k, v in checkpoint.items() if k not in ("channel_values", "id")}
+        type_, blob = self.codec.dumps_typed(bare)
+        meta = json.dumps(get_checkpoint_metadata(config, metadata), ensure_ascii=False)
+        row = (
+            thread_id, ns, checkpoint["id"], config["configurable"].get("checkpoint_id"),
+            type_, blob, meta.encode("utf-8", "ignore"),
+            time.time(),
+        )  # fmt: skip
+        with self._transaction(write=True, durable=True) as cur:
+            self.values.write(cur, thread_id, ns, checkpoint["channel_values"], new_versions)
+            cur.execute(
+                f"INSERT OR REPLACE INTO sl_checkpoints ({_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+        return _config(thread_id, ns, checkpoint["id"])
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Store a task's writes; special writes (errors, interrupts) are synced at once."""
+        conf = config["configurable"]
+        special = [w[0] in WRITES_IDX_MAP for w in writes]
+        verb = "INSERT OR REPLACE" if all(special) else "INSERT OR IGNORE"
+        rows = [
+            (
+                str(conf["thread_id"]), str(conf.get("checkpoint_ns", "")), str(conf["checkpoint_id"]),
+                task_id, task_path, WRITES_IDX_MAP.get(channel, idx), channel,
+                *self.codec.dumps_typed(value),
+            )
+            for idx, (channel, value) in enumerate(writes)
+        ]  # fmt: skip
+        with self._transaction(write=True, durable=any(special)) as cur:
+            cur.executemany(f"{verb} INTO sl_writes {_WRITE_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    # -- thread administration -----------------------------------------------------
+    def delete_thread(self, thread_id: str) -> None:
+        with self._transaction(write=True) as cur:
+            for table in ("sl_checkpoints", "sl_blobs", "sl_writes"):
+                cur.execute(f"DELETE FROM {table} WHERE thread_id = ?", (str(thread_id),))
+            self.values.forget_thread(str(thread_id))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the checkpoints (and their writes) whose metadata names one of ``run_ids``."""
+        if not run_ids:
+            return
+        marks = ", ".join("?" for _ in run_ids)
+        with self._transaction(write=True) as cur:
+            doomed = cur.execute(
+                "SELECT thread_id, checkpoint_ns, checkpoint_id FROM sl_checkpoints "
+                f"WHERE json_extract(CAST(metadata AS TEXT), '$.run_id') IN ({marks})",
+                [str(r) for r in run_ids],
+            ).fetchall()
+            for table in ("sl_checkpoints", "sl_writes"):
+                cur.executemany(
+                    f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?", doomed
+                )
+            collect_garbage(cur, self.codec, sorted({d[0] for d in doomed}))
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy every checkpoint, value and write of the source thread (all namespaces)."""
+        with self._transaction(write=True) as cur:
+            copy_thread_rows(cur, str(source_thread_id), str(target_thread_id))
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """``keep_latest``: the newest checkpoint per namespace and its writes; ``delete``: all."""
+        if strategy == "delete":
+            for thread_id in thread_ids:
+                self.delete_thread(thread_id)
+        elif strategy == "keep_latest":
+            self.keep_last(thread_ids, 1)
+        else:
+            raise ConfigError(f"unknown prune strategy {strategy!r}; use 'keep_latest' or 'delete'")
+
+    def keep_last(self, thread_ids: Sequence[str], keep: int) -> int:
+        """Keep the ``keep`` newest checkpoints per namespace of each thread; return how many went.
+
+        ``keep >= 1`` always keeps the head, its pending writes and (via garbage
+        collection by reachability) every value it names, so an unfinished
+        thread still resumes.
+        """
+        if keep < 1:
+            raise ConfigError(f"keep_last must be at least 1 (the head a thread resumes from), got {keep}")
+        deleted = 0
+        for thread_id in thread_ids:
+            with self._transaction(write=True) as cur:
+                deleted += prune_thread_rows(cur, self.codec, str(thread_id), keep)
+        return deleted
+
+    def get_next_version(self, current: str | None, channel: None) -> str:
+        return next_version(current)
+
+    def thread_ids(self) -> list[str]:
+        with self._transaction(write=False) as cur:
+            return [r[0] for r in cur.execute("SELECT DISTINCT thread_id FROM sl_checkpoints")]
+
+
+def _config(thread_id: str, ns: str, checkpoint_id: str) -> RunnableConfig:
+    return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint_id}}
+
+
+def _db_name(conn: sqlite3.Connection) -> str:
+    try:
+        return next((r[2] for r in conn.execute("PRAGMA database_list") if r[1] == "main"), "") or ":memory:"
+    except sqlite3.Error:
+        return "sqlite"
+
+
+def copy_thread_rows(cur: sqlite3.Cursor, source: str, target: str) -> None:
+    """Copy the source thread's rows of all three tables to ``target`` (caller's transaction)."""
+    cur.execute(
+        f"INSERT OR REPLACE INTO sl_checkpoints ({_COLUMNS}, created_at) "
+        "SELECT ?, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata, "
+        "created_at FROM sl_checkpoints WHERE thread_id = ?",
+        (target, source),
+    )
+    cur.execute(
+        "INSERT OR REPLACE INTO sl_blobs SELECT ?, checkpoint_ns, channel, version, type, blob, "
+        "base_version, length FROM sl_blobs WHERE thread_id = ?",
+        (target, source),
+    )
+    cur.execute(
+        f"INSERT OR REPLACE INTO sl_writes {_WRITE_COLUMNS} SELECT ?, checkpoint_ns, checkpoint_id, "
+        "task_id, task_path, idx, channel, type, value FROM sl_writes WHERE thread_id = ?",
+        (target, source),
+    )
+
+
+def prune_thread_rows(cur: sqlite3.Cursor, codec: ZlibCodec, thread_id: str, keep: int) -> int:
+    """Delete all but the ``keep`` newest checkpoints per namespace, their writes and dead values."""
+    deleted = cur.execute(
+        "DELETE FROM sl_checkpoints WHERE thread_id = ?1 AND (checkpoint_ns, checkpoint_id) IN ("
+        " SELECT checkpoint_ns, checkpoint_id FROM (SELECT checkpoint_ns, checkpoint_id, ROW_NUMBER() "
+        " OVER (PARTITION BY checkpoint_ns ORDER BY checkpoint_id DESC) AS rn "
+        " FROM sl_checkpoints WHERE thread_id = ?1) WHERE rn > ?2)",
+        (thread_id, keep),
+    ).rowcount
+    if deleted:
+        cur.execute(
+            "DELETE FROM sl_writes WHERE thread_id = ?1 AND (checkpoint_ns, checkpoint_id) NOT IN "
+            "(SELECT checkpoint_ns, checkpoint_id FROM sl_checkpoints WHERE thread_id = ?1)",
+            (thread_id,),
+        )
+        collect_garbage(cur, codec, [thread_id])
+    return deleted
