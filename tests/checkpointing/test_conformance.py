@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-import pytest
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 
 from checkpointing import open_database
@@ -34,9 +33,3 @@ def test_conformance_all_capabilities(tmp_path):
     assert not failures, failures
     assert all(r.tests_passed > 0 for r in results.values())
 
-
-@pytest.fixture
-def db(tmp_path):
-    database = open_database(f"sqlite:///{tmp_path}/x.db")
-    yield database
-    database.close()
