@@ -85,8 +85,7 @@ class Backend:
         return sum(os.path.getsize(f"{self.path}{s}") for s in ("", "-wal") if os.path.exists(f"{self.path}{s}"))
 
     def reopen(self) -> Backend:
-        """A fresh saver on the same file (cold caches), as a restarted process has."""
-        self.close()
+        """Another saver on the same file (own connections, cold caches), as a restarted process has."""
         fresh = Backend.__new__(Backend)
         fresh.kind, fresh.path, fresh.db = self.kind, self.path, None
         if self.kind == "stock":
@@ -97,6 +96,11 @@ class Backend:
             fresh.saver = fresh.db.saver
         fresh.graph = build(fresh.saver)
         return fresh
+
+    def checkpoints(self, thread_id: str) -> int:
+        table = "checkpoints" if self.kind == "stock" else "sl_checkpoints"
+        sql = f"SELECT count(*) FROM {table} WHERE thread_id = ?"
+        return self.saver.conn.execute(sql, (thread_id,)).fetchone()[0]
 
     def close(self) -> None:
         if self.db is not None:

@@ -34,7 +34,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
@@ -104,6 +104,21 @@ _WRITE_COLUMNS = "(thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, 
 LIST_PAGE = 16
 """Checkpoints fetched per ``list`` query; bounds memory and lock hold time."""
 
+_FILE_LOCKS: dict[str, threading.Lock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def _file_lock(where: str) -> threading.Lock:
+    """One lock per database file in this process, taken around every saver write.
+
+    Savers of one process on one file (a worker pool, each with its own
+    connection) then queue on a Python lock, handed over at once, instead of
+    SQLite's busy handler, which polls with sleeps of up to 100 ms. Other
+    processes still wait on the busy timeout.
+    """
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(where, threading.Lock())
+
 
 class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
     """A LangGraph checkpoint saver on one SQLite connection (shared safely by threads)."""
@@ -117,6 +132,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         self.codec = ZlibCodec(self.serde)
         self.values = ValueStore(self.codec)
         self.where = _db_name(conn)
+        self._file_lock = _file_lock(self.where)
         self._synchronous: str | None = None
         self.is_setup = False
 
@@ -143,7 +159,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
 
     @contextmanager
     def _transaction(self, *, write: bool, durable: bool = True) -> Iterator[sqlite3.Cursor]:
-        with self.lock:
+        with self.lock, (self._file_lock if write else nullcontext()):
             self.setup()
             try:
                 if write:
