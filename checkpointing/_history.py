@@ -18,19 +18,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple, copy_checkpoint
+from langgraph.checkpoint.base import CheckpointTuple, copy_checkpoint
 from langgraph.checkpoint.base.id import uuid6
 
-from stateline_errors import ConfigError, InvalidInputError, UnknownCheckpointError
+from stateline_errors import InvalidInputError, UnknownCheckpointError
 
-from ._retention import delete_threads
-
-
-def _saver_of(target: Any) -> BaseCheckpointSaver:
-    saver = getattr(target, "saver", None) or getattr(target, "checkpointer", None) or target
-    if not isinstance(saver, BaseCheckpointSaver):
-        raise ConfigError(f"expected a Database, a compiled graph or a checkpoint saver, got {type(target).__name__}")
-    return saver
+from ._retention import delete_threads, saver_of
 
 
 def _config(thread_id: str, ns: str, checkpoint_id: str | None = None) -> RunnableConfig:
@@ -49,7 +42,7 @@ def iter_history(
     list values as slices of one cached list, so memory stays flat however long
     the history is, and no lock is held between items.
     """
-    yield from _saver_of(target).list(_config(thread_id, checkpoint_ns), limit=limit)
+    yield from saver_of(target).list(_config(thread_id, checkpoint_ns), limit=limit)
 
 
 def rewind(target: Any, thread_id: str, checkpoint_id: str, *, checkpoint_ns: str = "") -> RunnableConfig:
@@ -58,7 +51,7 @@ def rewind(target: Any, thread_id: str, checkpoint_id: str, *, checkpoint_ns: st
     Returns the new head's config; ``invoke(None, cfg)`` then runs what was next
     at that checkpoint, and new input continues the conversation from there.
     """
-    saver = _saver_of(target)
+    saver = saver_of(target)
     old = saver.get_tuple(_config(thread_id, checkpoint_ns, checkpoint_id))
     if old is None:
         raise UnknownCheckpointError(thread_id, checkpoint_id)
@@ -81,7 +74,7 @@ def fork(
     The source thread is not changed. ``new_thread_id`` must not hold checkpoints yet.
     If the rewind fails after the copy, the copy is deleted again.
     """
-    saver = _saver_of(target)
+    saver = saver_of(target)
     if saver.get_tuple(_config(thread_id, checkpoint_ns, checkpoint_id)) is None:
         raise UnknownCheckpointError(thread_id, checkpoint_id)
     if new_thread_id == thread_id or saver.get_tuple(_config(new_thread_id, checkpoint_ns)) is not None:
@@ -96,7 +89,7 @@ def fork(
 
 def delete_thread(db: Any, thread_id: str) -> bool:
     """Delete the thread's checkpoints and (via cleanup hooks) its other rows; False if unknown."""
-    saver = _saver_of(db)
+    saver = saver_of(db)
     existed = saver.get_tuple(_config(thread_id, "")) is not None
     if hasattr(db, "saver"):
         delete_threads(db, [thread_id])

@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
 from stateline_errors import ConfigError
 
 from . import _sqlite
@@ -49,9 +51,17 @@ def remove_thread_cleanup(hook: ThreadCleanup) -> None:
         _CLEANUP_HOOKS.remove(hook)
 
 
-def stateline_saver(target: Any) -> StatelineSqliteSaver:
-    """The StatelineSqliteSaver behind a Database, a compiled graph or the saver itself."""
+def saver_of(target: Any) -> BaseCheckpointSaver:
+    """The checkpoint saver behind a Database, a compiled graph, or the saver itself."""
     saver = getattr(target, "saver", None) or getattr(target, "checkpointer", None) or target
+    if not isinstance(saver, BaseCheckpointSaver):
+        raise ConfigError(f"expected a Database, a compiled graph or a checkpoint saver, got {type(target).__name__}")
+    return saver
+
+
+def stateline_saver(target: Any) -> StatelineSqliteSaver:
+    """The StatelineSqliteSaver behind ``target`` (retention needs its tables)."""
+    saver = saver_of(target)
     if not isinstance(saver, StatelineSqliteSaver):
         raise ConfigError(
             f"this needs a SQLite database opened by stateline; got {type(saver).__name__}"

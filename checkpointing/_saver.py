@@ -56,51 +56,13 @@ from stateline_errors import ConfigError
 from . import _sqlite
 from ._codec import ZlibCodec, next_version
 from ._saver_async import ThreadedAsyncMixin
+from ._saver_rows import COLUMNS, SCHEMA, WRITE_COLUMNS, copy_thread_rows, prune_thread_rows
 from ._values import ValueStore, collect_garbage
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sl_checkpoints (
-    thread_id TEXT NOT NULL,
-    checkpoint_ns TEXT NOT NULL DEFAULT '',
-    checkpoint_id TEXT NOT NULL,
-    parent_checkpoint_id TEXT,
-    type TEXT,
-    checkpoint BLOB,
-    metadata BLOB,
-    created_at REAL NOT NULL,
-    PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS sl_blobs (
-    thread_id TEXT NOT NULL,
-    checkpoint_ns TEXT NOT NULL DEFAULT '',
-    channel TEXT NOT NULL,
-    version TEXT NOT NULL,
-    type TEXT NOT NULL,
-    blob BLOB,
-    base_version TEXT,
-    length INTEGER,
-    PRIMARY KEY (thread_id, checkpoint_ns, channel, version)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS sl_writes (
-    thread_id TEXT NOT NULL,
-    checkpoint_ns TEXT NOT NULL DEFAULT '',
-    checkpoint_id TEXT NOT NULL,
-    task_id TEXT NOT NULL,
-    task_path TEXT NOT NULL DEFAULT '',
-    idx INTEGER NOT NULL,
-    channel TEXT NOT NULL,
-    type TEXT,
-    value BLOB,
-    PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
-) WITHOUT ROWID;
-"""
-
-_COLUMNS = "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata"
 _WRITES_SQL = (
     "SELECT task_id, channel, type, value, task_path, idx FROM sl_writes "
     "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?"
 )
-_WRITE_COLUMNS = "(thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, value)"
 LIST_PAGE = 16
 """Checkpoints fetched per ``list`` query; bounds memory and lock hold time."""
 
@@ -192,13 +154,13 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         with self._transaction(write=False) as cur:
             if checkpoint_id := get_checkpoint_id(config):
                 cur.execute(
-                    f"SELECT {_COLUMNS} FROM sl_checkpoints "
+                    f"SELECT {COLUMNS} FROM sl_checkpoints "
                     "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
                     (thread_id, ns, checkpoint_id),
                 )
             else:
                 cur.execute(
-                    f"SELECT {_COLUMNS} FROM sl_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? "
+                    f"SELECT {COLUMNS} FROM sl_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? "
                     "ORDER BY checkpoint_id DESC LIMIT 1",
                     (thread_id, ns),
                 )
@@ -236,7 +198,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             where += "(checkpoint_id, thread_id, checkpoint_ns) < (?, ?, ?)"
             params.extend(after)
         sql = (
-            f"SELECT {_COLUMNS} FROM sl_checkpoints {where} "
+            f"SELECT {COLUMNS} FROM sl_checkpoints {where} "
             "ORDER BY checkpoint_id DESC, thread_id DESC, checkpoint_ns DESC LIMIT ?"
         )
         with self._transaction(write=False) as cur:
@@ -278,7 +240,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         with self._transaction(write=True, durable=True) as cur:
             self.values.write(cur, thread_id, ns, checkpoint["channel_values"], new_versions)
             cur.execute(
-                f"INSERT OR REPLACE INTO sl_checkpoints ({_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO sl_checkpoints ({COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
         return _config(thread_id, ns, checkpoint["id"])
@@ -303,7 +265,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             for idx, (channel, value) in enumerate(writes)
         ]  # fmt: skip
         with self._transaction(write=True, durable=any(special)) as cur:
-            cur.executemany(f"{verb} INTO sl_writes {_WRITE_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            cur.executemany(f"{verb} INTO sl_writes {WRITE_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     # -- thread administration -----------------------------------------------------
     def delete_thread(self, thread_id: str) -> None:
@@ -333,6 +295,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         """Copy every checkpoint, value and write of the source thread (all namespaces)."""
         with self._transaction(write=True) as cur:
             copy_thread_rows(cur, str(source_thread_id), str(target_thread_id))
+            self.values.forget_thread(str(target_thread_id))
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """``keep_latest``: the newest checkpoint per namespace and its writes; ``delete``: all."""
@@ -376,42 +339,3 @@ def _db_name(conn: sqlite3.Connection) -> str:
         return next((r[2] for r in conn.execute("PRAGMA database_list") if r[1] == "main"), "") or ":memory:"
     except sqlite3.Error:
         return "sqlite"
-
-
-def copy_thread_rows(cur: sqlite3.Cursor, source: str, target: str) -> None:
-    """Copy the source thread's rows of all three tables to ``target`` (caller's transaction)."""
-    cur.execute(
-        f"INSERT OR REPLACE INTO sl_checkpoints ({_COLUMNS}, created_at) "
-        "SELECT ?, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata, "
-        "created_at FROM sl_checkpoints WHERE thread_id = ?",
-        (target, source),
-    )
-    cur.execute(
-        "INSERT OR REPLACE INTO sl_blobs SELECT ?, checkpoint_ns, channel, version, type, blob, "
-        "base_version, length FROM sl_blobs WHERE thread_id = ?",
-        (target, source),
-    )
-    cur.execute(
-        f"INSERT OR REPLACE INTO sl_writes {_WRITE_COLUMNS} SELECT ?, checkpoint_ns, checkpoint_id, "
-        "task_id, task_path, idx, channel, type, value FROM sl_writes WHERE thread_id = ?",
-        (target, source),
-    )
-
-
-def prune_thread_rows(cur: sqlite3.Cursor, codec: ZlibCodec, thread_id: str, keep: int) -> int:
-    """Delete all but the ``keep`` newest checkpoints per namespace, their writes and dead values."""
-    deleted = cur.execute(
-        "DELETE FROM sl_checkpoints WHERE thread_id = ?1 AND (checkpoint_ns, checkpoint_id) IN ("
-        " SELECT checkpoint_ns, checkpoint_id FROM (SELECT checkpoint_ns, checkpoint_id, ROW_NUMBER() "
-        " OVER (PARTITION BY checkpoint_ns ORDER BY checkpoint_id DESC) AS rn "
-        " FROM sl_checkpoints WHERE thread_id = ?1) WHERE rn > ?2)",
-        (thread_id, keep),
-    ).rowcount
-    if deleted:
-        cur.execute(
-            "DELETE FROM sl_writes WHERE thread_id = ?1 AND (checkpoint_ns, checkpoint_id) NOT IN "
-            "(SELECT checkpoint_ns, checkpoint_id FROM sl_checkpoints WHERE thread_id = ?1)",
-            (thread_id,),
-        )
-        collect_garbage(cur, codec, [thread_id])
-    return deleted
