@@ -64,6 +64,16 @@ class _ListView:
 
     items: list[Any]
     lengths: dict[str, int] = field(default_factory=dict)
+    tip: str | None = None
+    """The version whose value is all of ``items``."""
+
+    def extends_tip(self, new: list[Any]) -> bool:
+        """True if ``new`` starts with all of ``items`` (the common case: messages appended).
+
+        List ``==`` runs in C and tries identity before ``__eq__`` for each item.
+        """
+        n = len(self.items)
+        return self.tip is not None and len(new) >= n and new[:n] == self.items
 
     def common_prefix(self, new: list[Any]) -> int:
         n = min(len(self.items), len(new))
@@ -134,20 +144,29 @@ class ValueStore:
 
     def _list_row(self, cur: sqlite3.Cursor, key: Key, version: str, new: list[Any]) -> tuple:
         view = self._view(key)
-        base = None
-        if view is not None:
+        base, start, lengths = self._pick_base(cur, key, view, new)
+        lengths[version] = len(new)
+        self._keep(key, _ListView(list(new), lengths, version))
+        if base is None:
+            return (*self.serde.dumps_typed(list(new)), None, len(new))
+        return (*self.serde.dumps_typed(new[start:]), base, len(new))
+
+    def _pick_base(
+        self, cur: sqlite3.Cursor, key: Key, view: _ListView | None, new: list[Any]
+    ) -> tuple[str | None, int, dict[str, int]]:
+        """(base version, its length, the lengths still valid as prefixes of ``new``)."""
+        if view is None:
+            return None, 0, {}
+        if view.extends_tip(new):
+            base, prefix = view.tip, len(view.items)
+            lengths = view.lengths  # every stored prefix of items is a prefix of new
+        else:
             prefix = view.common_prefix(new)
             base = view.best_base(prefix)
-            if base is not None and not _base_exists(cur, key, base):
-                base = None
-        if base is None or view is None:
-            self._keep(key, _ListView(list(new), {version: len(new)}))
-            return (*self.serde.dumps_typed(list(new)), None, len(new))
-        start = view.lengths[base]
-        lengths = {v: n for v, n in view.lengths.items() if n <= prefix}
-        lengths[version] = len(new)
-        self._keep(key, _ListView(list(new), lengths))
-        return (*self.serde.dumps_typed(new[start:]), base, len(new))
+            lengths = {v: n for v, n in view.lengths.items() if n <= prefix}
+        if base is None or not _base_exists(cur, key, base):
+            return None, 0, {}
+        return base, view.lengths[base], lengths
 
     # -- reading -------------------------------------------------------------
     def read(
@@ -185,7 +204,7 @@ class ValueStore:
                     f"list value {key!r}@{version} rebuilt to {len(items)} items, stored {length}"
                 )
             lengths[version] = length
-        self._keep(key, _ListView(items, lengths))
+        self._keep(key, _ListView(items, lengths, rows[-1][0]))
         return list(items)
 
 
