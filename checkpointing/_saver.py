@@ -2,10 +2,11 @@
 
 What differs from stock ``SqliteSaver`` and why it still keeps the contract:
 
-* Checkpoint rows hold the checkpoint *without* its channel values; values live in
-  ``sl_blobs`` once per (thread, ns, channel, version), list values as appended
-  deltas (see ``_values``). A checkpoint is rebuilt from exactly the versions it
-  names, so what ``get_tuple`` returns is what ``put`` was given.
+* Checkpoint rows hold the checkpoint with only its small scalar channel values;
+  other values live in ``sl_blobs`` once per (thread, ns, channel, version), list
+  values as appended deltas (see ``_values``). A checkpoint is rebuilt from its own
+  scalars plus exactly the versions it names, so what ``get_tuple`` returns is
+  what ``put`` was given.
 * Durability: every ``put`` commits with ``synchronous=FULL`` before it returns,
   so a checkpoint LangGraph was told about survives power loss (``durability="sync"``).
   Ordinary task writes (``put_writes``) commit with ``synchronous=NORMAL``: in WAL
@@ -208,7 +209,9 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
     def _tuple(self, cur: sqlite3.Cursor, row: tuple) -> CheckpointTuple:
         thread_id, ns, checkpoint_id, parent_id, type_, blob, metadata = row
         checkpoint = {"id": checkpoint_id, **self.codec.loads_typed((type_, blob))}
-        checkpoint["channel_values"] = self.values.read(cur, thread_id, ns, checkpoint["channel_versions"])
+        inline = checkpoint.get("channel_values") or {}
+        stored = {k: v for k, v in checkpoint["channel_versions"].items() if k not in inline}
+        checkpoint["channel_values"] = {**inline, **self.values.read(cur, thread_id, ns, stored)}
         writes = cur.execute(_WRITES_SQL, (thread_id, ns, checkpoint_id)).fetchall()
         return CheckpointTuple(
             _config(thread_id, ns, checkpoint_id),
@@ -229,7 +232,10 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         """Store ``checkpoint`` and its new channel versions; committed durably on return."""
         thread_id = str(config["configurable"]["thread_id"])
         ns = config["configurable"].get("checkpoint_ns", "")
-        bare = {k: v for k, v in checkpoint.items() if k not in ("channel_values", "id")}
+        values = checkpoint["channel_values"]
+        inline = {k: v for k, v in values.items() if _is_small(v)}
+        bare = {k: v for k, v in checkpoint.items() if k != "id"}
+        bare["channel_values"] = inline
         type_, blob = self.codec.dumps_typed(bare)
         meta = json.dumps(get_checkpoint_metadata(config, metadata), ensure_ascii=False)
         row = (
@@ -238,7 +244,8 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             time.time(),
         )  # fmt: skip
         with self._transaction(write=True, durable=True) as cur:
-            self.values.write(cur, thread_id, ns, checkpoint["channel_values"], new_versions)
+            stored = {k: v for k, v in new_versions.items() if k not in inline}
+            self.values.write(cur, thread_id, ns, values, stored)
             cur.execute(
                 f"INSERT OR REPLACE INTO sl_checkpoints ({COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
@@ -328,6 +335,21 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
     def thread_ids(self) -> list[str]:
         with self._transaction(write=False) as cur:
             return [r[0] for r in cur.execute("SELECT DISTINCT thread_id FROM sl_checkpoints")]
+
+
+INLINE_STR = 128
+"""Strings up to this length are stored inside the checkpoint row, like numbers and None."""
+
+
+def _is_small(value: Any) -> bool:
+    """Small scalars travel inside the checkpoint row (as in LangGraph's Postgres saver).
+
+    A row of the values table costs ~60 bytes of keys; trigger channels (value None)
+    and counters would otherwise take most of the rows.
+    """
+    if value is None or type(value) in (bool, int, float):
+        return True
+    return type(value) is str and len(value) <= INLINE_STR
 
 
 def _config(thread_id: str, ns: str, checkpoint_id: str) -> RunnableConfig:

@@ -133,8 +133,8 @@ class ValueStore:
         for channel, version in versions.items():
             key = (thread_id, ns, channel)
             if channel not in values:
-                row = ("empty", None, None, None)
-            elif type(values[channel]) is list:
+                continue  # an empty channel: a version without a row reads back as empty
+            if type(values[channel]) is list:
                 row = self._list_row(cur, key, str(version), values[channel])
             else:
                 row = (*self.serde.dumps_typed(values[channel]), None, None)
