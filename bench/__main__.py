@@ -76,11 +76,18 @@ def run(folder: Path, quick: bool) -> list[Row]:
     return rows
 
 
-def results_md(table: str, quick: bool) -> str:
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
+
+
+def results_md(table: str, quick: bool, loads: tuple[str, str]) -> str:
     mode = "quick (200 turns)" if quick else "full (1000 turns)"
     return f"""# stateline storage benchmark
 
 Machine: {machine()}
+
+Machine load (other work shares these {os.cpu_count()} cores): at start {loads[0]}; at end {loads[1]}.
 
 Mode: {mode}. Command: `python -m bench{' --quick' if quick else ''}` (`make bench`).
 Graph: 3 nodes (route -> reply -> count) with `add_messages`, one 200-character
@@ -102,13 +109,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="200 turns and fewer concurrent turns")
     parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
     args = parser.parse_args()
+    start_load = load()
     with tempfile.TemporaryDirectory(prefix="stateline-bench-") as tmp:
         rows = run(Path(tmp), args.quick)
     table = render(rows)
+    loads = (start_load, load())
     print()
     print(machine())
+    print(f"{loads[0]} at start, {loads[1]} at end")
     print(table)
-    Path(args.out).write_text(results_md(table, args.quick))
+    Path(args.out).write_text(results_md(table, args.quick, loads))
     print(f"\nwritten to {args.out}")
 
 
