@@ -103,3 +103,23 @@ def test_old_file_without_auto_vacuum_is_converted(tmp_path):
         assert mode("PRAGMA auto_vacuum").fetchone()[0] == 2
     finally:
         db.close()
+
+
+def test_prune_after_rewind_keeps_the_delta_chain_of_the_head(chat: Chat):
+    from checkpointing import rewind
+
+    for i in range(3):
+        chat.say("t", f"m{i}")
+    first_turn_end = [
+        t.config["configurable"]["checkpoint_id"]
+        for t in iter_history(chat.db, "t")
+        if t.checkpoint["channel_values"].get("turns") == 1
+    ][-1]
+    rewind(chat.db, "t", first_turn_end)
+    chat.say("t", "branch")
+    prune(chat.db, keep_last=1)
+    chat.db.saver.values.forget_all()
+    messages = chat.graph.get_state(cfg("t")).values["messages"]
+    assert [m.content for m in messages] == ["m0", "answer 1", "branch", "answer 3"]
+    rows = chat.db.saver.conn.execute("SELECT count(*) FROM sl_blobs WHERE channel = 'messages'").fetchone()[0]
+    assert rows <= 4  # the branch's chain only: the abandoned turns' deltas are gone
