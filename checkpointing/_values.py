@@ -157,6 +157,16 @@ class ValueStore:
         """(base version, its length, the lengths still valid as prefixes of ``new``)."""
         if view is None:
             return None, 0, {}
+        try:
+            return self._compare(cur, key, view, new)
+        except sqlite3.Error:
+            raise
+        except Exception:  # noqa: BLE001 - items whose == raises (numpy arrays): store in full
+            return None, 0, {}
+
+    def _compare(
+        self, cur: sqlite3.Cursor, key: Key, view: _ListView, new: list[Any]
+    ) -> tuple[str | None, int, dict[str, int]]:
         if view.extends_tip(new):
             base, prefix = view.tip, len(view.items)
             lengths = view.lengths  # every stored prefix of items is a prefix of new
