@@ -86,7 +86,6 @@ def _file_lock(where: str) -> threading.Lock:
 class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
     """A LangGraph checkpoint saver on one SQLite connection (shared safely by threads)."""
 
-
     def __init__(self, conn: sqlite3.Connection, *, serde: SerializerProtocol | None = None) -> None:
         super().__init__(serde=serde)
         conn.isolation_level = None  # transactions are explicit: BEGIN IMMEDIATE / COMMIT
@@ -178,8 +177,11 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
     ) -> Iterator[CheckpointTuple]:
         """Newest first, one page of ``LIST_PAGE`` rows per query (keyset pagination)."""
         where, params = search_where(config, filter, before)
+        # One thread and namespace: the key is checkpoint_id alone, a range seek on the
+        # primary key. Otherwise (thread_id, ns) break ties and the seek is a filter.
+        one_ns = config is not None and config["configurable"].get("checkpoint_ns") is not None
         remaining = limit
-        after: tuple[str, str, str] | None = None
+        after: tuple[str, ...] | None = None
         while remaining is None or remaining > 0:
             size = LIST_PAGE if remaining is None else min(LIST_PAGE, remaining)
             page = self._list_page(where, params, after, size)
@@ -187,16 +189,21 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             if len(page) < size:
                 return
             last = page[-1].config["configurable"]
-            after = (last["checkpoint_id"], last["thread_id"], last["checkpoint_ns"])
+            after = (last["checkpoint_id"],)
+            if not one_ns:
+                after += (last["thread_id"], last["checkpoint_ns"])
             remaining = None if remaining is None else remaining - len(page)
 
     def _list_page(
-        self, where: str, params: Sequence[Any], after: tuple[str, str, str] | None, size: int
+        self, where: str, params: Sequence[Any], after: tuple[str, ...] | None, size: int
     ) -> list[CheckpointTuple]:
         params = list(params)
         if after is not None:
             where = f"{where} AND " if where else "WHERE "
-            where += "(checkpoint_id, thread_id, checkpoint_ns) < (?, ?, ?)"
+            if len(after) == 1:
+                where += "checkpoint_id < ?"
+            else:
+                where += "(checkpoint_id, thread_id, checkpoint_ns) < (?, ?, ?)"
             params.extend(after)
         sql = (
             f"SELECT {COLUMNS} FROM sl_checkpoints {where} "

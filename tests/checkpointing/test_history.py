@@ -116,3 +116,17 @@ def test_unknown_checkpoint_changes_nothing(db_path, chat: Chat, action):
     with pytest.raises(UnknownCheckpointError):
         rewind(chat.db, "missing-thread", "no-such-checkpoint")
     assert _snapshot(db_path) == before
+
+
+def test_list_pages_through_every_checkpoint_once(chat: Chat):
+    for thread in ("a", "b", "c"):
+        for i in range(2):
+            chat.say(thread, f"{thread}{i}")
+    saver = chat.db.saver
+    everything = [t.config["configurable"] for t in saver.list(None)]
+    keys = [(c["checkpoint_id"], c["thread_id"], c["checkpoint_ns"]) for c in everything]
+    assert len(keys) == len(set(keys)) == 30 > 16  # more than one page
+    assert keys == sorted(keys, reverse=True)
+    one = [t.config["configurable"]["checkpoint_id"] for t in saver.list({"configurable": {"thread_id": "b"}})]
+    assert len(one) == 10 and one == sorted(one, reverse=True)
+    assert len(list(saver.list(None, limit=17))) == 17
