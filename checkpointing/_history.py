@@ -21,7 +21,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import CheckpointTuple, copy_checkpoint
 from langgraph.checkpoint.base.id import uuid6
 
-from stateline_errors import InvalidInputError, UnknownCheckpointError
+from stateline_errors import ConfigError, InvalidInputError, UnknownCheckpointError
 
 from ._retention import delete_threads, saver_of
 
@@ -79,7 +79,10 @@ def fork(
         raise UnknownCheckpointError(thread_id, checkpoint_id)
     if new_thread_id == thread_id or saver.get_tuple(_config(new_thread_id, checkpoint_ns)) is not None:
         raise InvalidInputError(f"cannot fork into {new_thread_id!r}: that thread already has checkpoints")
-    saver.copy_thread(thread_id, new_thread_id)
+    try:
+        saver.copy_thread(thread_id, new_thread_id)
+    except NotImplementedError as exc:
+        raise ConfigError(f"{type(saver).__name__} cannot copy threads; fork needs a SQLite database") from exc
     try:
         return rewind(saver, new_thread_id, checkpoint_id, checkpoint_ns=checkpoint_ns)
     except BaseException:

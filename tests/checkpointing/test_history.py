@@ -130,3 +130,31 @@ def test_list_pages_through_every_checkpoint_once(chat: Chat):
     one = [t.config["configurable"]["checkpoint_id"] for t in saver.list({"configurable": {"thread_id": "b"}})]
     assert len(one) == 10 and one == sorted(one, reverse=True)
     assert len(list(saver.list(None, limit=17))) == 17
+
+
+def test_memory_backend_rewinds_and_refuses_fork_clearly():
+    from storage_helpers import Chat as MemoryChat
+
+    from checkpointing import open_database
+    from stateline_errors import ConfigError
+
+    db = open_database("memory://")
+    try:
+        chat = MemoryChat(db)
+        for i in range(2):
+            chat.say("t", f"m{i}")
+        first = [
+            t.config["configurable"]["checkpoint_id"]
+            for t in iter_history(db, "t")
+            if t.checkpoint["channel_values"].get("turns") == 1
+        ][-1]
+        rewind(db, "t", first)
+        assert chat.graph.get_state(cfg("t")).values["turns"] == 1
+        with pytest.raises(ConfigError):
+            fork(db, "t", first, "copy")
+        with pytest.raises(ConfigError):
+            from checkpointing import prune
+
+            prune(db, keep_last=1)
+    finally:
+        db.close()
