@@ -136,6 +136,8 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             except BaseException as exc:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
+                if write:  # the cache may name versions the rollback just removed
+                    self.values.forget_all()
                 if isinstance(exc, sqlite3.Error):
                     raise _sqlite.translate_error(exc, self.where) from exc
                 raise

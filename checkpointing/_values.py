@@ -10,8 +10,8 @@ to that base version plus the new tail. Storage then grows with content.
 
 Why a delta is always exact: ``_ListView`` holds, for one (thread, ns, channel),
 a list ``items`` and a map ``lengths`` such that for every version v in it,
-``items[:lengths[v]]`` *is* v's stored value (invariant kept by ``remember`` and
-``observe``). A new list L is stored as (base u, L[lengths[u]:]) only after each of
+``items[:lengths[v]]`` *is* v's stored value (invariant kept by ``_list_row`` and
+``_rebuild``). A new list L is stored as (base u, L[lengths[u]:]) only after each of
 L's first lengths[u] items was checked to be the same object as (or ``==`` to) the
 corresponding item of ``items``. Stored versions are never rewritten (INSERT OR
 IGNORE), so a cached view never goes stale; a base that a concurrent prune
@@ -196,10 +196,8 @@ class ValueStore:
             return view.items[: view.lengths[version]]
         rows = cur.execute(_CHAIN_SQL, (*key, version, *key)).fetchall()
         if not rows:
-            return _EMPTY  # channel version never stored (e.g. saved as empty elsewhere)
+            return _EMPTY  # no row: the channel was empty at that version
         _, type_, blob, length = rows[-1]
-        if type_ == "empty":
-            return _EMPTY
         if length is None:
             return self.serde.loads_typed((type_, blob))
         return self._rebuild(key, rows)
