@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.store.base import BaseStore
 from langgraph.store.memory import InMemoryStore
 from langgraph.store.sqlite import SqliteStore
@@ -25,6 +24,7 @@ from stateline_errors import SchemaVersionError, StorageError
 
 from . import _crypto, _sqlite
 from ._sql import Backend, Row, SqliteBackend, Transaction, statements
+from ._saver import StatelineSqliteSaver
 from ._url import DatabaseURL, parse_db_url
 
 Migration = tuple[int, str]
@@ -214,7 +214,7 @@ def _open_sqlite(parsed: DatabaseURL) -> Database:
         closers.append(store_conn)
         app_conn = _sqlite.connect(parsed.path, autocommit=True)
         closers.append(app_conn)
-        saver = SqliteSaver(saver_conn)
+        saver = StatelineSqliteSaver(saver_conn)
         saver.setup()
         store = SqliteStore(store_conn)
         store.setup()

@@ -9,20 +9,25 @@ old key would write rows the new key cannot read.
 from __future__ import annotations
 
 import json
+import zlib
 
 from stateline_errors import ConfigError
 
+from ._codec import _PREFIX as DEFLATE_PREFIX
 from ._crypto import SEALED_FIELD, TOKEN_PREFIX, Cipher, parse_key
 from ._database import Database, open_database
 from ._sql import Transaction
 
 # (table, type column, payload column) LangGraph writes through the saver's serializer
 _SAVER_TABLES = {
-    "sqlite": [("checkpoints", "type", "checkpoint"), ("writes", "type", "value")],
+    "sqlite": [
+        ("sl_checkpoints", "type", "checkpoint"), ("sl_blobs", "type", "blob"), ("sl_writes", "type", "value"),
+        ("checkpoints", "type", "checkpoint"), ("writes", "type", "value"),
+    ],
     "postgres": [("checkpoint_blobs", "type", "blob"), ("checkpoint_writes", "type", "blob")],
 }
 _NOT_APP_TABLES = {
-    "checkpoints", "writes", "checkpoint_blobs", "checkpoint_writes", "checkpoint_migrations",
+    "sl_checkpoints", "sl_blobs", "sl_writes", "checkpoints", "writes", "checkpoint_blobs", "checkpoint_writes", "checkpoint_migrations",
     "store", "store_vectors", "store_migrations", "vector_migrations", "stateline_schema", "stateline_meta",
 }
 
@@ -62,12 +67,30 @@ def rekey(url: str, old_key: str | bytes | None, new_key: str | bytes | None) ->
         db.close()
 
 
-def _rowid(db: Database) -> str:
-    return "rowid" if db.url.backend == "sqlite" else "ctid::text"
+def _rowid(db: Database, table: str) -> str:
+    if db.url.backend != "sqlite":
+        return "ctid::text"
+    keys = _primary_key(db, table)
+    # WITHOUT ROWID tables (stateline's saver) have no rowid: their primary key, quoted, is the id
+    return "rowid" if not keys else " || char(31) || ".join(f'quote("{k}")' for k in keys)
 
 
-def _where_rowid(db: Database) -> str:
-    return "rowid = ?" if db.url.backend == "sqlite" else "ctid = CAST(? AS tid)"
+def _where_rowid(db: Database, table: str) -> str:
+    if db.url.backend != "sqlite":
+        return "ctid = CAST(? AS tid)"
+    return f"{_rowid(db, table)} = ?"
+
+
+def _primary_key(db: Database, table: str) -> list[str]:
+    if not _without_rowid(db, table):
+        return []
+    rows = db.query(f'PRAGMA table_info("{table}")')
+    return [r["name"] for r in sorted((r for r in rows if r["pk"]), key=lambda r: r["pk"])]
+
+
+def _without_rowid(db: Database, table: str) -> bool:
+    row = db.query_one("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+    return row is not None and "WITHOUT ROWID" in str(row["sql"]).upper()
 
 
 def _exists(db: Database, table: str) -> bool:
@@ -87,6 +110,8 @@ def _app_tables(db: Database) -> list[str]:
 
 
 def _reseal_bytes(data: bytes, typ: str, old: Cipher | None, new: Cipher | None) -> tuple[str, bytes]:
+    if typ.startswith(DEFLATE_PREFIX):  # stateline's saver compressed it: unwrap first
+        typ, data = typ[len(DEFLATE_PREFIX) :], zlib.decompress(data, -15)
     if "+" in typ:
         base, ciphername = typ.split("+", 1)
         if old is None:
@@ -103,20 +128,21 @@ def _reseal_bytes(data: bytes, typ: str, old: Cipher | None, new: Cipher | None)
 def _rekey_saver_table(tx: Transaction, db: Database, table: str, type_col: str, data_col: str,
                        old: Cipher | None, new: Cipher | None) -> None:
     rows = tx.execute(
-        f'SELECT {_rowid(db)} AS rid, "{type_col}" AS typ, "{data_col}" AS data FROM "{table}" '
+        f'SELECT {_rowid(db, table)} AS rid, "{type_col}" AS typ, "{data_col}" AS data FROM "{table}" '
         f'WHERE "{data_col}" IS NOT NULL AND "{type_col}" IS NOT NULL AND "{type_col}" <> \'empty\''
     ).fetchall()
     for row in rows:
         typ, data = _reseal_bytes(bytes(row["data"]), row["typ"], old, new)
         tx.execute(
-            f'UPDATE "{table}" SET "{type_col}" = ?, "{data_col}" = ? WHERE {_where_rowid(db)}',
+            f'UPDATE "{table}" SET "{type_col}" = ?, "{data_col}" = ? WHERE {_where_rowid(db, table)}',
             (typ, data, row["rid"]),
         )
 
 
 def _rekey_store(tx: Transaction, db: Database, old: Cipher | None, new: Cipher | None) -> None:
     pg = db.url.backend == "postgres"
-    rows = tx.execute(f"SELECT {_rowid(db)} AS rid, value FROM store").fetchall()
+    table = "store"
+    rows = tx.execute(f"SELECT {_rowid(db, table)} AS rid, value FROM store").fetchall()
     for row in rows:
         value = row["value"] if pg else json.loads(row["value"])
         sealed = value.get(SEALED_FIELD) if isinstance(value, dict) else None
@@ -127,13 +153,13 @@ def _rekey_store(tx: Transaction, db: Database, old: Cipher | None, new: Cipher 
             plain = value
         out = {SEALED_FIELD: new.seal(json.dumps(plain, separators=(",", ":")))} if new is not None else plain
         tx.execute(
-            f"UPDATE store SET value = {'CAST(? AS jsonb)' if pg else '?'} WHERE {_where_rowid(db)}",
+            f"UPDATE store SET value = {'CAST(? AS jsonb)' if pg else '?'} WHERE {_where_rowid(db, table)}",
             (json.dumps(out), row["rid"]),
         )
 
 
 def _rekey_app_table(tx: Transaction, db: Database, table: str, old: Cipher | None, new: Cipher | None) -> None:
-    rows = tx.execute(f'SELECT {_rowid(db)} AS stl_rid, * FROM "{table}"').fetchall()
+    rows = tx.execute(f'SELECT {_rowid(db, table)} AS stl_rid, * FROM "{table}"').fetchall()
     for row in rows:
         changes = {}
         for col in row.keys()[1:]:
@@ -145,4 +171,4 @@ def _rekey_app_table(tx: Transaction, db: Database, table: str, old: Cipher | No
                 changes[col] = new.seal(plain) if new is not None else plain
         if changes:
             sets = ", ".join(f'"{c}" = ?' for c in changes)
-            tx.execute(f'UPDATE "{table}" SET {sets} WHERE {_where_rowid(db)}', (*changes.values(), row["stl_rid"]))
+            tx.execute(f'UPDATE "{table}" SET {sets} WHERE {_where_rowid(db, table)}', (*changes.values(), row["stl_rid"]))
