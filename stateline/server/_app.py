@@ -311,7 +311,7 @@ def create_app(session: App, tokens: TokenTable, settings: ServerSettings | None
                 stream_turn, session, thread_id, max_chars=settings.max_message_chars, user_id=thread.user_id, **turn
             )
         except BaseException:
-            lock.release()
+            hub.release(thread_id, lock)
             raise
         queue = hub.start(thread_id, lock, events, lambda exc: _failure(thread_id, exc))
         if stream:

@@ -66,6 +66,12 @@ class Hub:
         await lock.acquire()
         return lock
 
+    def release(self, thread_id: str, lock: asyncio.Lock) -> None:
+        """Release the thread's lock; forget it when nobody waits for it (so the table stays small)."""
+        lock.release()
+        if not lock.locked() and not getattr(lock, "_waiters", None) and self._locks.get(thread_id) is lock:
+            del self._locks[thread_id]
+
     def start(self, thread_id: str, lock: asyncio.Lock, events: Iterator[Any], on_error: Callable[[BaseException], Any]) -> asyncio.Queue[Any]:
         """Run ``events`` in a worker thread, publishing each; return the caller's listener queue.
 
@@ -83,7 +89,7 @@ class Hub:
             turn.publish(END)
             turn.done.set()
             self._turns.pop(thread_id, None)
-            lock.release()
+            self.release(thread_id, lock)
 
         def work() -> None:
             try:
