@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +48,9 @@ from ._graph import graph_picture
 from ._hub import END, Hub
 from ._threads import POLICIES, ThreadOwners
 from ._lifecycle import agent_rows, change_agent_status, run_detail, run_row, timeline
+
+
+log_errors = logging.getLogger("stateline.server")
 
 
 @dataclass
@@ -106,6 +110,33 @@ class BodyLimit:
                 await problem(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+class RequireToken:
+    """401 for any ``/api`` request without a known token, before its body is even parsed."""
+
+    def __init__(self, app: Any, tokens: TokenTable) -> None:
+        self.app = app
+        self.tokens = tokens
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope.get("path", "").startswith("/api/"):
+            header = dict(scope.get("headers") or ()).get(b"authorization", b"").decode("latin-1")
+            if self.tokens.lookup(bearer_token(header)) is None:
+                await UNAUTHORIZED()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def bearer_token(header: str | None) -> str | None:
+    if header and header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return None
+
+
+def UNAUTHORIZED() -> JSONResponse:  # noqa: N802 - reads as a constant
+    return _error(401, "Unauthorized", "send Authorization: Bearer <token> with a known API token",
+                  {"WWW-Authenticate": "Bearer"})
 
 
 # -- request bodies -----------------------------------------------------------------
@@ -186,17 +217,16 @@ def create_app(session: App, tokens: TokenTable, settings: ServerSettings | None
 
     @api.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log_errors.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return _error(500, type(exc).__name__, "internal error; see the server log")
 
     api.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    api.add_middleware(RequireToken, tokens=tokens)  # added last: runs first
 
     # -- who is calling ------------------------------------------------------------------
     async def principal(authorization: str | None = Header(default=None, include_in_schema=False)) -> Principal:
-        token = None
-        if authorization and authorization.lower().startswith("bearer "):
-            token = authorization[7:].strip()
-        who = tokens.lookup(token)
-        if who is None:
+        who = tokens.lookup(bearer_token(authorization))
+        if who is None:  # RequireToken answers first; kept so a route can never run unauthenticated
             raise ApiError(401, "Unauthorized", "send Authorization: Bearer <token> with a known API token")
         return who
 

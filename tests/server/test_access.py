@@ -38,6 +38,8 @@ def test_no_token_or_unknown_token_is_401(server, alice_thread):
                 assert r.json()["error"]["status"] == 401
     with server.client() as c:
         assert c.get("/health").status_code == 200  # health needs no token
+        r = c.post(f"/api/threads/{alice_thread}/messages", content=b'{"message": ', headers={"Content-Type": "application/json"})
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"  # 401 before the body is looked at
 
 
 def test_another_users_thread_is_invisible(server, alice_thread):
