@@ -11,8 +11,8 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
@@ -46,9 +46,8 @@ from stateline_errors import (
 from ._auth import AuditLog, Principal, TokenTable
 from ._graph import graph_picture
 from ._hub import END, Hub
-from ._threads import POLICIES, ThreadOwners
 from ._lifecycle import agent_rows, change_agent_status, run_detail, run_row, timeline
-
+from ._threads import ThreadOwners
 
 log_errors = logging.getLogger("stateline.server")
 

@@ -8,7 +8,6 @@ from typing import Any, Literal
 from checkpointing import Database, Migration, ThreadIndex, now
 
 Policy = Literal["reject", "enqueue"]
-POLICIES: tuple[str, ...] = ("reject", "enqueue")
 
 MIGRATIONS: list[Migration] = [
     (
