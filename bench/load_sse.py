@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -158,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         "server_rss_start_mib": round(base.get("VmRSS", 0) / 1024, 1),
         "server_rss_peak_mib": round(max([mem.get("VmHWM", 0), *stats["rss_samples"]]) / 1024, 1),
         "server_workers": args.workers,
+        "machine_load_avg_1m_at_end": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
     }
     print(json.dumps(report, indent=2))
     print(
