@@ -8,12 +8,20 @@ durable against power loss, which the resume rules in DESIGN.md rely on.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
 from stateline_errors import CorruptDatabaseError, DatabaseLockedError, StorageError
 
 BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_ENV = "STATELINE_BUSY_TIMEOUT_MS"
+
+
+def busy_timeout_ms() -> int:
+    """How long a writer waits for another process's lock: ``$STATELINE_BUSY_TIMEOUT_MS`` or 30 s."""
+    raw = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
+    return int(raw) if raw.isdigit() else BUSY_TIMEOUT_MS
 
 
 def check_sqlite_file(path: Path) -> None:
@@ -44,7 +52,7 @@ def _check_readable_database(path: Path) -> None:
     if path.stat().st_size == 0:
         return  # an empty file is a valid, empty SQLite database
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=busy_timeout_ms() / 1000)
     except sqlite3.Error as exc:
         raise StorageError(f"cannot open database {str(path)!r}: {exc}", location=str(path)) from exc
     try:
@@ -66,11 +74,11 @@ def connect(path: Path, *, autocommit: bool = False) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(
             str(path),
-            timeout=BUSY_TIMEOUT_MS / 1000,
+            timeout=busy_timeout_ms() / 1000,
             check_same_thread=False,
             isolation_level=None if autocommit else "",
         )
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms()}")
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         conn.execute("PRAGMA synchronous=FULL")
     except sqlite3.Error as exc:
@@ -85,7 +93,8 @@ def _translate(exc: sqlite3.Error, where: str) -> StorageError:
     text = str(exc)
     if "locked" in text or "busy" in text:
         return DatabaseLockedError(
-            f"database {where!r} stayed locked by another process for {BUSY_TIMEOUT_MS // 1000}s; "
+            f"database {where!r} stayed locked by another process for {busy_timeout_ms() / 1000:g}s "
+            f"(busy timeout, ${BUSY_TIMEOUT_ENV}); "
             "retry when it finishes",
             location=where,
         )
