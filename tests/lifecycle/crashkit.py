@@ -106,9 +106,14 @@ class PlainShop:
     def accepted(self) -> list[str]:
         return self.journal.read_text().splitlines() if self.journal.exists() else []
 
-    def recover(self) -> None:
-        if self.graph.get_state(self.cfg).next:  # the documented restart recipe
-            self.graph.invoke(None, self.cfg)
+    def recover(self) -> bool:
+        """The documented restart recipe; False when it leaves an unfinished thread behind."""
+        if self.graph.get_state(self.cfg).next:
+            try:
+                self.graph.invoke(None, self.cfg)
+            except Exception:  # noqa: BLE001
+                return False
+        return not self.graph.get_state(self.cfg, subgraphs=True).tasks
 
     def send(self, text: str) -> None:
         with open(self.journal, "a") as fh:  # accepted: the client handed it over
@@ -142,10 +147,8 @@ def child(flavor: str, db: str, plan: CrashPlan) -> int:
     """Recover what an earlier child left, then continue the conversation. Exit 0 when it is complete."""
     if flavor == "plain":
         shop = PlainShop(db, plan)
-        try:
-            shop.recover()
-        except Exception:  # noqa: BLE001 - plain LangGraph cannot resume it; carry on as users would
-            pass
+        if not shop.recover():  # carry on with the next message, as a plain LangGraph app would
+            _note(db, "stuck", "restart recipe left unfinished tasks")
         done = set(shop.accepted())
         for text in SCRIPT:
             if text not in done:
@@ -156,7 +159,10 @@ def child(flavor: str, db: str, plan: CrashPlan) -> int:
         return 0
     app = _stateline_app(db, plan)
     for _ in range(3):
-        app.recover()
+        report = app.recover()
+        for action in report.actions:
+            if action.outcome in ("unrecoverable", "failed", "gave_up"):
+                _note(db, "stuck", f"{action.outcome}: {action.detail}")
         if not resolve_in_doubt(app, Path(db + ".indoubt")):
             break
     accepted = {r.input for r in app.ops.runs.thread_runs(THREAD) if r.kind == "turn"}
@@ -164,6 +170,11 @@ def child(flavor: str, db: str, plan: CrashPlan) -> int:
         if text not in accepted:
             app.send(THREAD, text)
     return 0
+
+
+def _note(db: str, kind: str, text: str) -> None:
+    with open(f"{db}.{kind}", "a") as fh:
+        fh.write(text.replace("\n", " ") + "\n")
 
 
 def _fork(fn: Any, *args: Any) -> int:
@@ -268,7 +279,7 @@ def verify(flavor: str, db: str, reference: str, out: str, completed: bool) -> i
         "duplicated_effects": sum(max(0, titles[t] - 1) for t in TITLES),
         "missing_effects": sum(1 for t in TITLES if titles[t] == 0),
         "in_doubt_effects": len(doubt_log.read_text().splitlines()) if doubt_log.exists() else 0,
-        "unrecoverable_threads": int(not completed or status != "idle" or running > 0),
+        "unrecoverable_threads": int(not completed or status != "idle" or running > 0 or Path(db + ".stuck").exists()),
         "state_mismatches": int(json.loads(json.dumps(got)) != json.loads(Path(reference).read_text())),
     }
     Path(out).write_text(json.dumps(result))
