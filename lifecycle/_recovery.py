@@ -118,12 +118,19 @@ class Recovery:
     def _due(self, run: RunInfo) -> float:
         return (run.ended_at or run.started_at) + self.policy.delay(run.attempt)
 
-    def _thread(self, thread_id: str) -> list[RecoveryAction]:
+    def _look(self, thread_id: str) -> tuple[list[RunInfo], list[RunInfo], str] | RecoveryAction:
+        """(runs, runs still marked running, thread status), or a ``busy`` action if a live process has it."""
         runs = self._log.thread_runs(thread_id)
         running = [r for r in runs if r.status == "running"]
         if any(not self.gone(r) for r in running):
-            return [RecoveryAction(thread_id, "busy", "a live process is running this thread")]
-        status = self._runner.thread_status(thread_id)
+            return RecoveryAction(thread_id, "busy", "a live process is running this thread")
+        return runs, running, self._runner.thread_status(thread_id)
+
+    def _thread(self, thread_id: str) -> list[RecoveryAction]:
+        look = self._look(thread_id)
+        if isinstance(look, RecoveryAction):
+            return [look]
+        _, running, status = look
         if running and status == "new" and not self._runner.thread_known(thread_id):
             return [RecoveryAction(
                 thread_id, "unrecoverable", "the thread was deleted; its run rows are left as they are",
@@ -139,11 +146,10 @@ class Recovery:
 
     def _locked(self, thread_id: str) -> list[RecoveryAction]:
         """Decide again under the lease (another recoverer may have finished the thread), then act."""
-        runs = self._log.thread_runs(thread_id)
-        stale = [r for r in runs if r.status == "running"]
-        if any(not self.gone(r) for r in stale):
-            return [RecoveryAction(thread_id, "busy", "a live process is running this thread")]
-        status = self._runner.thread_status(thread_id)
+        look = self._look(thread_id)
+        if isinstance(look, RecoveryAction):
+            return [look]
+        runs, stale, status = look
         lost = [r for r in stale if r.input is not None and not self._runner.input_persisted(thread_id, r.run_id)]
         actions: list[RecoveryAction] = []
         for r in stale:

@@ -7,6 +7,7 @@ Registered on the ``stateline`` Typer app by ``cli.py``; every one takes ``--jso
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Optional
 
 import typer
@@ -34,39 +35,32 @@ def _secs(value: float | None) -> str:
 
 
 # -- agents ---------------------------------------------------------------------------
-def _transition(ctx: typer.Context, agent: str, target: str, reason: Optional[str], example: str, agents_file: Optional[str]) -> None:
-    with _session(ctx, example, agents_file) as session:
-        lifecycle = ops(session).lifecycle
-        kwargs = {"reason": reason} if reason else {}
-        step = getattr(lifecycle, target)(agent, **kwargs)
-    emit(ctx, step, lambda: out.print(f"agent [bold]{agent}[/]: {step.from_status} -> {step.to_status} ({step.reason})", highlight=False))
-
-
 ReasonOpt = typer.Option(None, "--reason", "-r", help="why (stored in the history)")
+TRANSITION_COMMANDS = {
+    "pause": "Stop routing messages to AGENT (its drafts are kept).",
+    "activate": "Route messages to AGENT again (from paused or initialized).",
+    "terminate": "Retire AGENT for good.",
+    "initialize": "Re-initialize AGENT after it went to error (then `agents activate`).",
+}
 
 
-@agents_app.command("pause")
-def agents_pause(ctx: typer.Context, agent: str, reason: Optional[str] = ReasonOpt, example: str = ExampleOpt, agents_file: Optional[str] = AgentsFileOpt) -> None:
-    """Stop routing messages to AGENT (its drafts are kept)."""
-    _transition(ctx, agent, "pause", reason, example, agents_file)
+def _transition_command(verb: str) -> Callable[..., None]:
+    def command(
+        ctx: typer.Context, agent: str, reason: Optional[str] = ReasonOpt, example: str = ExampleOpt,
+        agents_file: Optional[str] = AgentsFileOpt,
+    ) -> None:
+        with _session(ctx, example, agents_file) as session:
+            step = getattr(ops(session).lifecycle, verb)(agent, **({"reason": reason} if reason else {}))
+        emit(ctx, step, lambda: out.print(
+            f"agent [bold]{agent}[/]: {step.from_status} -> {step.to_status} ({step.reason})", highlight=False))
+
+    command.__name__ = f"agents_{verb}"
+    command.__doc__ = TRANSITION_COMMANDS[verb]
+    return command
 
 
-@agents_app.command("activate")
-def agents_activate(ctx: typer.Context, agent: str, reason: Optional[str] = ReasonOpt, example: str = ExampleOpt, agents_file: Optional[str] = AgentsFileOpt) -> None:
-    """Route messages to AGENT again (from paused or initialized)."""
-    _transition(ctx, agent, "activate", reason, example, agents_file)
-
-
-@agents_app.command("terminate")
-def agents_terminate(ctx: typer.Context, agent: str, reason: Optional[str] = ReasonOpt, example: str = ExampleOpt, agents_file: Optional[str] = AgentsFileOpt) -> None:
-    """Retire AGENT for good."""
-    _transition(ctx, agent, "terminate", reason, example, agents_file)
-
-
-@agents_app.command("initialize")
-def agents_initialize(ctx: typer.Context, agent: str, reason: Optional[str] = ReasonOpt, example: str = ExampleOpt, agents_file: Optional[str] = AgentsFileOpt) -> None:
-    """Re-initialize AGENT after it went to error (then `agents activate`)."""
-    _transition(ctx, agent, "initialize", reason, example, agents_file)
+for _verb in TRANSITION_COMMANDS:
+    agents_app.command(_verb)(_transition_command(_verb))
 
 
 @agents_app.command("history")
