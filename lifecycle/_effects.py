@@ -67,7 +67,7 @@ class DurableLedger:
             return recorded
         try:
             result = fn(*args, **kwargs)
-        except BaseException as exc:
+        except Exception as exc:  # it raised: it did not happen (KeyboardInterrupt & co. leave it in doubt)
             self._db.execute(
                 "UPDATE effect_ledger SET status = 'failed', error = ?, finished_at = ? WHERE effect_id = ?",
                 (f"{type(exc).__name__}: {exc}"[:2000], now(), effect_id),

@@ -75,7 +75,8 @@ class Recovery:
             "(SELECT MAX(started_at) FROM tracking_runs x WHERE x.thread_id = r.thread_id)" + where,
             params,
         )
-        found = {r["thread_id"]: r["started_at"] for r in rows if r["status"] in ("running", "failed", "interrupted")}
+        unfinished = ("running", "failed", "interrupted", "retried")
+        found = {r["thread_id"]: r["started_at"] for r in rows if r["status"] in unfinished}
         for r in self.stale_runs(thread_id):
             found.setdefault(r.thread_id, r.started_at)
         for t in self._untracked(thread_id):
@@ -197,7 +198,7 @@ class Recovery:
         ))
 
     def _failed(self, thread_id: str) -> RecoveryAction:
-        failed = [r for r in self._log.thread_runs(thread_id) if r.status == "failed"]
+        failed = [r for r in self._log.thread_runs(thread_id) if r.status in ("failed", "retried")]
         if not failed:
             return RecoveryAction(thread_id, "failed", "a node failed outside a tracked run; resume it by hand")
         run = failed[-1]
@@ -214,7 +215,8 @@ class Recovery:
         elif now() < self._due(run):
             return RecoveryAction(
                 thread_id, "scheduled", f"retry {run.attempt + 1} due in {self._due(run) - now():.1f}s ({error})", run.run_id)
-        if not self._db.execute(
+        # a 'retried' run with no later run: a recoverer died between claiming it and retrying (we hold the lease)
+        if run.status == "failed" and not self._db.execute(
             "UPDATE tracking_runs SET status = 'retried' WHERE run_id = ? AND status = 'failed'", (run.run_id,)
         ):
             return RecoveryAction(thread_id, "busy", "another recoverer retried this run", run.run_id)
