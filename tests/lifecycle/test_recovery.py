@@ -179,3 +179,15 @@ def test_two_recover_processes_never_resume_the_same_thread_twice(db_path) -> No
         assert recover_runs == Counter({t: 1 for t in threads})
         titles = app.database.query("SELECT thread_id, COUNT(*) AS n FROM catalog GROUP BY thread_id")
         assert {r["thread_id"]: r["n"] for r in titles} == {t: 1 for t in threads}
+
+
+def test_run_with_recover_flag_finishes_interrupted_threads_first(db_path, capsys) -> None:
+    from stateline.cli import main
+
+    crash(db_path, "old", point="node:act", app="storefront",
+          message="I'd like to sell a product: title Mug, price 3, category kitchen, description: a fine mug")
+    capsys.readouterr()
+    main(["--db", f"sqlite:///{db_path}", "run", "--recover", "-t", "new", "What is the total revenue for kitchen?"])
+    captured = capsys.readouterr()
+    assert "recover: 1 resumed" in captured.err and "old: resumed" in captured.err
+    assert "Total revenue for kitchen" in captured.out
