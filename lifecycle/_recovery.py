@@ -181,18 +181,20 @@ class Recovery:
         return actions
 
     def _close(self, run: RunInfo, status: str, note: str) -> bool:
-        failed = status == "failed"
+        """Close a dead process's run (conditional on it still being ``running``); False if another took it."""
         event = self._db.query_one(
             "SELECT error_type, error_message FROM tracking_events WHERE run_id = ? AND kind = 'failed' "
             "ORDER BY seq DESC LIMIT 1", (run.run_id,),
-        ) if failed else None
+        ) if status == "failed" else None
+        if status == "failed" and event is None:  # the failure is an earlier run's; this one died retrying it
+            status, note = "interrupted", "process gone while retrying a failed turn"
         return bool(self._db.execute(
             "UPDATE tracking_runs SET status = ?, ended_at = ?, note = ?, error_type = ?, error_message = ?, "
             "transient = ? WHERE run_id = ? AND status = 'running'",
             (
                 status, now(), note,
                 event["error_type"] if event else None, event["error_message"] if event else None,
-                int(event["error_type"] in self.policy.transient_names) if event and event["error_type"] else None,
+                int(event["error_type"] in self.policy.transient_names) if event else None,
                 run.run_id,
             ),
         ))

@@ -60,6 +60,7 @@ POINTS = [
     ("delay", 0),
 ]
 MAX_CHILDREN = 60
+BAD = ("lost_turns", "duplicated_turns", "duplicated_effects", "missing_effects", "unrecoverable_threads", "state_mismatches")
 _LISTING = re.compile(r"listing [0-9a-f]{6,}")
 
 
@@ -315,6 +316,8 @@ def run(flavor: str, kills: int, seed: int, workdir: Path, max_series: int = 10_
         _, status = os.waitpid(_fork(verify, flavor, db, reference, out, completed), 0)
         verdict = json.loads(Path(out).read_text()) if Path(out).exists() else {"unrecoverable_threads": 1}
         tally.add({"series": 1, "kills": n, **verdict})
+        if any(verdict.get(k) for k in BAD):
+            print(f"bad series {db}: {verdict}", file=sys.stderr)
     tally.points = dict(points)
     tally.seconds = round(time.perf_counter() - start, 2)
     return tally
