@@ -191,3 +191,15 @@ def test_run_with_recover_flag_finishes_interrupted_threads_first(db_path, capsy
     captured = capsys.readouterr()
     assert "recover: 1 resumed" in captured.err and "old: resumed" in captured.err
     assert "Total revenue for kitchen" in captured.out
+
+
+def test_a_run_on_another_host_counts_as_gone_only_after_its_lease_expires(db_path, monkeypatch) -> None:
+    crash(db_path, "t", point="node:act")
+    with open_test_app(db_path) as app:
+        app.database.execute("UPDATE tracking_runs SET host = 'elsewhere'")
+        before = snapshot_rows(db_path)
+        assert [a.outcome for a in app.recover().actions] == ["busy"]
+        assert snapshot_rows(db_path) == before
+        later = recovery_module.now() + app.ops.recovery.stale_after_s + 1
+        monkeypatch.setattr(recovery_module, "now", lambda: later)
+        assert [a.outcome for a in app.recover().actions] == ["resumed"]

@@ -72,3 +72,35 @@ def test_tracking_off_writes_nothing(db_path) -> None:
         assert app.ops is None and app.ledger is None
         assert app.send("t", "run job: title one").reply == "did one"
         assert app.database.query("SELECT name FROM sqlite_master WHERE name = 'tracking_runs'") == []
+
+
+def test_user_hooks_see_runs_nodes_switches_and_effects(db_path) -> None:
+    seen: list[tuple] = []
+
+    class Hook:
+        def run_started(self, *, run_id, thread_id, input, **_):
+            seen.append(("run_started", input))
+
+        def run_finished(self, *, status, **_):
+            seen.append(("run_finished", status))
+
+        def node_failed(self, *, node, error, **_):
+            seen.append(("node_failed", node, type(error).__name__))
+
+        def agent_switched(self, *, to_agent, **_):
+            seen.append(("agent_switched", to_agent))
+
+        def on_effect(self, *, name, status, **_):
+            seen.append(("effect", name, status))
+
+    with open_test_app(db_path) as app:
+        app.add_hook(Hook())
+        app.send("t", "run job: title one")
+        FAILURES["bad"] = 1
+        with pytest.raises(ValueError):
+            app.send("t", "run job: title bad")
+    assert seen == [
+        ("run_started", "run job: title one"), ("agent_switched", "job"), ("effect", "record", "started"),
+        ("effect", "record", "done"), ("run_finished", "completed"),
+        ("run_started", "run job: title bad"), ("node_failed", "act", "ValueError"), ("run_finished", "failed"),
+    ]
