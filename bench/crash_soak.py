@@ -56,6 +56,9 @@ def soak(kills: int, seed: int, jobs: int) -> dict[str, dict]:
                 if p.returncode != 0:
                     raise SystemExit(f"{flavor} harness failed:\n{err[-3000:]}")
                 tally = json.loads(out.strip().splitlines()[-1])
+                for line in err.splitlines():
+                    if line.startswith("bad series"):
+                        print(f"[{flavor}] {line}", file=sys.stderr)
                 for k, v in tally.items():
                     if isinstance(v, dict):
                         for point, n in v.items():

@@ -93,29 +93,32 @@ class Lifecycle:
         return [Transition(**dict(r)) for r in rows]
 
     # -- changing -------------------------------------------------------------------
+    BRING_UP: tuple[tuple[str | None, AgentStatus, str], ...] = (
+        (None, "created", "registered"),
+        ("created", "initialized", "agent graph built"),
+        ("initialized", "active", "ready to take messages"),
+    )
+
     def ensure(self, agents: Iterable[str], *, actor: str = "system") -> None:
-        """Give each new agent a status: created -> initialized -> active. Stored ones keep theirs."""
+        """Give each new agent a status: created -> initialized -> active, in one transaction
+        (a crash half-way leaves no agent stuck before ``active``). Stored ones keep theirs."""
         for agent in agents:
             if self._db.query_one("SELECT 1 FROM lifecycle_agents WHERE agent = ?", (agent,)) is not None:
                 continue
-            if self._create(agent, actor):
-                self.transition(agent, "initialized", reason="agent graph built", actor=actor)
-                self.transition(agent, "active", reason="ready to take messages", actor=actor)
-
-    def _create(self, agent: str, actor: str) -> bool:
-        t = now()
-        with self._db.transaction() as tx:
-            inserted = tx.execute(
-                "INSERT INTO lifecycle_agents(agent, status, updated_at, consecutive_failures) "
-                "VALUES (?, 'created', ?, 0) ON CONFLICT(agent) DO NOTHING",
-                (agent, t),
-            ).rowcount
-            if inserted:
-                self._history_row(tx, agent, None, "created", "registered", actor, t)
-        if inserted:
-            call_hooks(self._hooks, "on_transition", agent=agent, from_status=None, to_status="created",
-                       reason="registered", actor=actor, at=t)
-        return bool(inserted)
+            t = now()
+            with self._db.transaction() as tx:
+                inserted = tx.execute(
+                    "INSERT INTO lifecycle_agents(agent, status, updated_at, consecutive_failures) "
+                    "VALUES (?, 'active', ?, 0) ON CONFLICT(agent) DO NOTHING",
+                    (agent, t),
+                ).rowcount
+                for src, dst, reason in self.BRING_UP if inserted else ():
+                    if src is not None:
+                        check_transition(agent, src, dst)
+                    self._history_row(tx, agent, src, dst, reason, actor, t)
+            for src, dst, reason in self.BRING_UP if inserted else ():
+                call_hooks(self._hooks, "on_transition", agent=agent, from_status=src, to_status=dst,
+                           reason=reason, actor=actor, at=t)
 
     def transition(self, agent: str, target: AgentStatus, *, reason: str, actor: str = "user") -> Transition:
         """Move ``agent`` to ``target`` if the table allows it from its current status.

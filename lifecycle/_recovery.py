@@ -26,6 +26,7 @@ from ._queries import RunLog
 from ._records import RecoveryAction, RecoveryReport, RunInfo
 
 IN_DOUBT = "EffectInDoubtError"
+LOST_NOTE = "process gone before its input was checkpointed; re-submitted"
 
 
 class Runner(Protocol):
@@ -152,6 +153,9 @@ class Recovery:
             return [look]
         runs, stale, status = look
         lost = [r for r in stale if r.input is not None and not self._runner.input_persisted(thread_id, r.run_id)]
+        children = {r.parent_run_id for r in runs if r.parent_run_id}
+        # closed for re-submission by a recoverer that died before starting it
+        lost = [r for r in runs if r.note == LOST_NOTE and r.run_id not in children] + lost
         actions: list[RecoveryAction] = []
         for r in stale:
             if r in lost:
@@ -174,7 +178,7 @@ class Recovery:
             if self._runner.thread_status(thread_id) not in ("idle", "new"):
                 actions.append(RecoveryAction(thread_id, "scheduled", "input kept until the thread is idle", r.run_id))
                 break
-            if not self._close(r, "interrupted", "process gone before its input was checkpointed; re-submitted"):
+            if r.status == "running" and not self._close(r, "interrupted", LOST_NOTE):
                 break
             actions.append(self._run(thread_id, "resubmitted", lambda r=r: self._runner.resubmit(
                 thread_id, r.input or "", user_id=r.user_id, parent_run_id=r.run_id)))

@@ -203,3 +203,20 @@ def test_a_run_on_another_host_counts_as_gone_only_after_its_lease_expires(db_pa
         later = recovery_module.now() + app.ops.recovery.stale_after_s + 1
         monkeypatch.setattr(recovery_module, "now", lambda: later)
         assert [a.outcome for a in app.recover().actions] == ["resumed"]
+
+
+def test_a_resubmission_whose_recoverer_died_before_starting_it_is_done_once(db_path) -> None:
+    from lifecycle._recovery import LOST_NOTE
+
+    crash(db_path, "t", point="run:started")
+    with open_test_app(db_path) as app:
+        app.database.execute("UPDATE tracking_runs SET status = 'interrupted', note = ?", (LOST_NOTE,))
+        assert [a.outcome for a in app.recover().actions] == ["resubmitted"]
+        assert [m.text for m in app.state("t").messages] == ["run job: title one", "did one"]
+        assert app.recover().empty
+
+
+def test_an_agent_bring_up_is_atomic(db_path) -> None:
+    with open_test_app(db_path) as app:
+        steps = [(t.from_status, t.to_status) for t in app.ops.lifecycle.history("pay")]
+        assert steps == [(None, "created"), ("created", "initialized"), ("initialized", "active")]
