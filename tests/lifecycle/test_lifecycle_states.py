@@ -152,3 +152,9 @@ def test_concurrent_changes_cannot_skip_the_table(db_path) -> None:
     for prev, step in zip(history, history[1:]):
         assert step.from_status == prev.to_status
         assert step.to_status in TRANSITIONS[step.from_status]  # type: ignore[index]
+
+
+def test_an_agent_bring_up_is_atomic(db_path) -> None:
+    with open_test_app(db_path) as app:
+        steps = [(t.from_status, t.to_status) for t in app.ops.lifecycle.history("pay")]
+        assert steps == [(None, "created"), ("created", "initialized"), ("initialized", "active")]

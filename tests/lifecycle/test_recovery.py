@@ -214,9 +214,3 @@ def test_a_resubmission_whose_recoverer_died_before_starting_it_is_done_once(db_
         assert [a.outcome for a in app.recover().actions] == ["resubmitted"]
         assert [m.text for m in app.state("t").messages] == ["run job: title one", "did one"]
         assert app.recover().empty
-
-
-def test_an_agent_bring_up_is_atomic(db_path) -> None:
-    with open_test_app(db_path) as app:
-        steps = [(t.from_status, t.to_status) for t in app.ops.lifecycle.history("pay")]
-        assert steps == [(None, "created"), ("created", "initialized"), ("initialized", "active")]
