@@ -121,8 +121,13 @@ class AgentStats:
 
 RecoveryOutcome = Literal[
     "resumed", "resubmitted", "retried", "closed", "scheduled", "gave_up", "failed",
-    "in_doubt", "waiting", "busy", "unrecoverable",
+    "in_doubt", "waiting", "busy", "unrecoverable", "held",
 ]
+"""resumed/resubmitted/retried: work ran; closed: a dead run had nothing left; scheduled: a retry
+waits for its backoff; gave_up: attempts exhausted; failed: permanent error (or the retry
+failed); in_doubt: effects to resolve first; waiting: on a person; busy: another process has
+the thread; unrecoverable: nothing to resume from; held: a lost input waits for the thread
+to be idle."""
 
 
 @dataclass(frozen=True)

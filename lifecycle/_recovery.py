@@ -176,7 +176,7 @@ class Recovery:
             actions.append(RecoveryAction(thread_id, "waiting", "waiting for a person; left alone"))
         for r in lost:
             if self._runner.thread_status(thread_id) not in ("idle", "new"):
-                actions.append(RecoveryAction(thread_id, "scheduled", "input kept until the thread is idle", r.run_id))
+                actions.append(RecoveryAction(thread_id, "held", "input kept until the thread is idle", r.run_id))
                 break
             if r.status == "running" and not self._close(r, "interrupted", LOST_NOTE):
                 break
