@@ -34,6 +34,7 @@ class Runner(Protocol):
 
     def thread_status(self, thread_id: str) -> str: ...  # new, idle, waiting, interrupted, failed
     def thread_known(self, thread_id: str) -> bool: ...
+    def pending_tasks(self, thread_id: str) -> list[str]: ...  # names of unfinished tasks, subgraphs included
     def input_persisted(self, thread_id: str, run_id: str) -> bool: ...
     def resume(self, thread_id: str, *, user_id: str | None, kind: str, parent_run_id: str | None, attempt: int) -> str: ...
     def resubmit(self, thread_id: str, text: str, *, user_id: str | None, parent_run_id: str) -> str: ...
@@ -185,23 +186,35 @@ class Recovery:
         return actions
 
     def _close(self, run: RunInfo, status: str, note: str) -> bool:
-        """Close a dead process's run (conditional on it still being ``running``); False if another took it."""
+        """Close a dead process's run (conditional on it still being ``running``) and add a ``crashed``
+        event naming the unfinished tasks; False if another recoverer took it first."""
         event = self._db.query_one(
             "SELECT error_type, error_message FROM tracking_events WHERE run_id = ? AND kind = 'failed' "
             "ORDER BY seq DESC LIMIT 1", (run.run_id,),
         ) if status == "failed" else None
         if status == "failed" and event is None:  # the failure is an earlier run's; this one died retrying it
             status, note = "interrupted", "process gone while retrying a failed turn"
-        return bool(self._db.execute(
-            "UPDATE tracking_runs SET status = ?, ended_at = ?, note = ?, error_type = ?, error_message = ?, "
-            "transient = ? WHERE run_id = ? AND status = 'running'",
-            (
-                status, now(), note,
-                event["error_type"] if event else None, event["error_message"] if event else None,
-                int(event["error_type"] in self.policy.transient_names) if event else None,
-                run.run_id,
-            ),
-        ))
+        tasks = ", ".join(self._runner.pending_tasks(run.thread_id)) or "none"
+        with self._db.transaction() as tx:
+            changed = tx.execute(
+                "UPDATE tracking_runs SET status = ?, ended_at = ?, note = ?, error_type = ?, error_message = ?, "
+                "transient = ? WHERE run_id = ? AND status = 'running'",
+                (
+                    status, now(), note,
+                    event["error_type"] if event else None, event["error_message"] if event else None,
+                    int(event["error_type"] in self.policy.transient_names) if event else None,
+                    run.run_id,
+                ),
+            ).rowcount
+            if changed:
+                seq = tx.execute(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM tracking_events WHERE run_id = ?", (run.run_id,)
+                ).fetchone()[0]
+                tx.execute(
+                    "INSERT INTO tracking_events(run_id, seq, at, kind, detail) VALUES (?, ?, ?, 'crashed', ?)",
+                    (run.run_id, seq, now(), f"process {run.pid} on {run.host} gone; unfinished tasks: {tasks}"),
+                )
+        return bool(changed)
 
     def _failed(self, thread_id: str) -> RecoveryAction:
         failed = [r for r in self._log.thread_runs(thread_id) if r.status in ("failed", "retried")]

@@ -41,6 +41,12 @@ class AppRunner:
     def thread_known(self, thread_id: str) -> bool:
         return self._app.threads.exists(thread_id)
 
+    def pending_tasks(self, thread_id: str) -> list[str]:
+        from ._convert import _all_tasks
+
+        snapshot = self._app.graph.get_state({"configurable": {"thread_id": thread_id}}, subgraphs=True)
+        return [task.name for task in _all_tasks(snapshot)]
+
     def input_persisted(self, thread_id: str, run_id: str) -> bool:
         """Whether run ``run_id`` wrote its input checkpoint (LangGraph stores our run_id in metadata)."""
         config: Any = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}

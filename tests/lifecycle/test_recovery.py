@@ -109,6 +109,9 @@ def test_crash_mid_act_resumes_only_the_unfinished_task(db_path) -> None:
         assert nodes == [("job", "act")]
         crashed = [r for r in app.ops.runs.thread_runs("t") if r.kind == "turn"]
         assert crashed[0].status == "interrupted"
+        timeline = app.ops.runs.events(crashed[0].run_id)
+        assert [(e.kind, e.node) for e in timeline if e.kind == "finished"][-1] == ("finished", "validate")
+        assert timeline[-1].kind == "crashed" and "unfinished tasks: job, act" in timeline[-1].detail
         assert app.state("t").messages[-1].text == "did one"
         assert app.recover().empty
 
