@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from stateline_errors import CorruptDatabaseError, DatabaseLockedError, StorageError
 
@@ -110,3 +111,25 @@ def _translate(exc: sqlite3.Error, where: str) -> StorageError:
 def translate_error(exc: sqlite3.Error, where: str) -> StorageError:
     """Map a raw sqlite3 error to the typed error a user should see."""
     return _translate(exc, where)
+
+
+def setup_store(store: Any) -> None:
+    """``SqliteStore.setup()``, safe to re-run after a crash during it.
+
+    LangGraph commits each store migration before recording its version, so a process
+    killed in between leaves an ``ALTER TABLE ... ADD COLUMN`` applied but unrecorded, and
+    every later open fails with "duplicate column name" (found by the crash harness in
+    tests/lifecycle). Such a migration is recorded as applied and setup carries on.
+    """
+    for _ in range(16):
+        try:
+            store.setup()
+            return
+        except sqlite3.OperationalError as exc:
+            if "duplicate column name" not in str(exc):
+                raise
+            row = store.conn.execute("SELECT MAX(v) FROM store_migrations").fetchone()
+            done = -1 if row is None or row[0] is None else row[0]
+            store.conn.execute("INSERT INTO store_migrations (v) VALUES (?)", (done + 1,))
+    store.setup()
+

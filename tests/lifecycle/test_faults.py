@@ -110,3 +110,22 @@ def test_database_locked_by_another_process_waits_then_fails_clearly(capsys, fre
     assert "locked by another process for 0.4s" in err and "STATELINE_BUSY_TIMEOUT_MS" in err
     assert 0.3 <= elapsed < 10
     assert snapshot_rows(fresh) == before
+
+
+def test_a_store_migration_applied_but_unrecorded_by_a_crash_does_not_brick_the_database(tmp_path) -> None:
+    """Found by the crash harness: a SIGKILL inside LangGraph's SqliteStore.setup() on first open."""
+    import sqlite3
+
+    from checkpointing import open_database
+
+    path = tmp_path / "half.db"
+    open_database(f"sqlite:///{path}").close()
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM store_migrations WHERE v >= 3")  # ttl_minutes column exists, not recorded
+    conn.commit()
+    conn.close()
+    db = open_database(f"sqlite:///{path}")
+    try:
+        assert db.query_one("SELECT MAX(v) AS v FROM store_migrations")["v"] == 4
+    finally:
+        db.close()
