@@ -14,6 +14,7 @@ from langgraph.types import Command
 
 from checkpointing import Database, ThreadIndex, ThreadInfo, open_database
 from graphs import Agent, AgentRegistry, HookSet, build_supervisor
+from lifecycle import RetryPolicy
 from nodes import EffectLedger, Gate, ModelProvider, provider_from_env
 from stateline_errors import InvalidInputError, SetupError, UnknownThreadError
 
@@ -43,7 +44,7 @@ class App:
         agents_file: str | Path | None = None,
         durability: Durability = "sync",
         tracking: bool = True,
-        retry_policy: Any = None,
+        retry_policy: RetryPolicy | None = None,
         failure_limit: int = 3,
     ) -> None:
         if durability not in ("sync", "async", "exit"):
