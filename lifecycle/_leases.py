@@ -12,7 +12,8 @@ from . import _process
 class ThreadLeases:
     """A lease row per thread; taken with a conditional write, so two takers never both win.
 
-    A lease held by a dead process on this host, or expired, may be taken over.
+    A lease held by a dead process on this host, or by a process on another host whose
+    lease has expired, may be taken over; a live holder on this host keeps it.
     """
 
     def __init__(self, db: Database, *, lease_s: float = 300.0) -> None:
@@ -34,8 +35,8 @@ class ThreadLeases:
             )
         else:
             holder_alive = _process.is_alive(row["host"], row["pid"], row["proc"])
-            if row["expires_at"] > t and holder_alive is not False:
-                return None
+            if holder_alive or (holder_alive is None and row["expires_at"] > t):
+                return None  # a live holder here, or one elsewhere whose lease has not expired
             taken = self._db.execute(
                 "UPDATE thread_leases SET owner = ?, host = ?, pid = ?, proc = ?, expires_at = ? "
                 "WHERE thread_id = ? AND owner = ?",
