@@ -48,8 +48,8 @@ def is_alive(host: str | None, pid: int | None, proc: str | None) -> bool | None
     """True/False for a process on this host; None when it runs elsewhere (cannot tell)."""
     if host != _host() or pid is None:
         return None
-    if pid == os.getpid():
-        return True
+    if pid == os.getpid():  # this process, or an earlier one with the same pid (pid 1 in a restarted container)
+        return proc is None or proc == _start_time(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

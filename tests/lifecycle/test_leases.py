@@ -27,3 +27,14 @@ def test_one_holder_at_a_time_and_dead_or_expired_holders_lose_it(db_path) -> No
         assert leases.acquire("t")  # another host, expired
     finally:
         db.close()
+
+
+def test_an_earlier_process_with_our_pid_is_not_us() -> None:
+    import os
+
+    from lifecycle import _process
+
+    me = _process.current()
+    assert _process.is_alive(me.host, me.pid, me.proc) is True
+    assert _process.is_alive(me.host, os.getpid(), "12345") is False  # same pid, other start time
+    assert _process.is_alive("another-host", me.pid, me.proc) is None
