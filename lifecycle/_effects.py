@@ -146,13 +146,15 @@ class DurableLedger:
         if done == redo:
             raise InvalidInputError("resolve an in-doubt effect with exactly one of done=True or redo=True")
         current = self.get(effect_id)
-        if current.status != IN_DOUBT:
+        # a failed effect may be marked done too: its function raised, yet it had happened
+        # (e.g. a redo refused as a duplicate); redo is only for effects in doubt
+        if current.status not in ((IN_DOUBT, "failed") if done else (IN_DOUBT,)):
             raise InvalidInputError(f"effect {effect_id!r} is {current.status}, not in doubt; nothing to resolve")
         if done:
             changed = self._db.execute(
                 "UPDATE effect_ledger SET status = 'done', result = ?, finished_at = ?, resolution = ? "
-                "WHERE effect_id = ? AND status = 'started'",
-                (json.dumps(value, default=str), now(), note or "marked done by operator", effect_id),
+                "WHERE effect_id = ? AND status = ?",
+                (json.dumps(value, default=str), now(), note or "marked done by operator", effect_id, current.status),
             )
         else:
             changed = self._db.execute(

@@ -55,6 +55,7 @@ class Recovery:
         self._leases = ThreadLeases(db, lease_s=lease_s)
         self._log = RunLog(db)
         self._sleep = sleep
+        self._force = False
 
     # -- finding work ---------------------------------------------------------------
     def gone(self, run: RunInfo) -> bool:
@@ -97,12 +98,15 @@ class Recovery:
         return [r["thread_id"] for r in rows if thread_id is None or r["thread_id"] == thread_id]
 
     # -- recovering -----------------------------------------------------------------
-    def recover(self, *, thread_id: str | None = None, wait: bool = False) -> RecoveryReport:
+    def recover(self, *, thread_id: str | None = None, wait: bool = False, retry_failed: bool = False) -> RecoveryReport:
         """Find interrupted work (of one thread, or all) and finish it; see the module docstring.
 
         With ``wait``, retries whose backoff has not elapsed are waited for (up to the
-        policy's cap per round) instead of being reported as scheduled.
+        policy's cap per round) instead of being reported as scheduled. With ``retry_failed``,
+        failed turns are retried whatever their error class and attempt count (after the cause
+        was fixed); effects in doubt still have to be resolved first.
         """
+        self._force = retry_failed
         actions: list[RecoveryAction] = []
         for t in self._candidates(thread_id):
             actions.extend(self._thread(t))
@@ -227,8 +231,11 @@ class Recovery:
             if doubtful:
                 ids = ", ".join(e.effect_id for e in doubtful)
                 return RecoveryAction(thread_id, "in_doubt", f"effects in doubt: {ids}; resolve them first", run.run_id)
+        elif self._force:
+            pass
         elif not run.transient:
-            return RecoveryAction(thread_id, "failed", f"permanent error, not retried: {error}", run.run_id)
+            return RecoveryAction(thread_id, "failed", f"permanent error, not retried: {error}; once its cause is "
+                                  f"fixed, `stateline recover --thread {thread_id} --retry-failed`", run.run_id)
         elif run.attempt >= self.policy.max_attempts:
             return RecoveryAction(thread_id, "gave_up", f"{run.attempt} attempts failed; last: {error}", run.run_id)
         elif now() < self._due(run):

@@ -92,14 +92,14 @@ class App:
         if any(callable(getattr(hook, m, None)) for m in HOOK_METHODS) or self.ops is None:
             self.hooks.add(hook)
 
-    def recover(self, *, thread_id: str | None = None, wait: bool = False) -> Any:
+    def recover(self, *, thread_id: str | None = None, wait: bool = False, retry_failed: bool = False) -> Any:
         """Finish interrupted work (all threads, or one): a ``lifecycle.RecoveryReport``.
 
         Needs tracking (the run rows); see :class:`lifecycle.Recovery` for the rules.
         """
         if self.ops is None:
             raise SetupError("recover() needs tracking: create the App with tracking=True (the default)")
-        return self.ops.recovery.recover(thread_id=thread_id, wait=wait)
+        return self.ops.recovery.recover(thread_id=thread_id, wait=wait, retry_failed=retry_failed)
 
     @property
     def graph(self) -> CompiledStateGraph:

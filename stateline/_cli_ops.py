@@ -161,12 +161,13 @@ def recover(
     ctx: typer.Context,
     thread: Optional[str] = typer.Option(None, "--thread", "-t", help="only this thread"),
     wait: bool = typer.Option(False, "--wait", help="wait for retries whose backoff has not elapsed"),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="retry failed turns whatever the error (its cause fixed)"),
     example: str = ExampleOpt,
     agents_file: Optional[str] = AgentsFileOpt,
 ) -> None:
     """Resume interrupted threads, retry transient failures, re-submit inputs lost before a checkpoint."""
     with _session(ctx, example, agents_file) as session:
-        report = session.recover(thread_id=thread, wait=wait)
+        report = session.recover(thread_id=thread, wait=wait, retry_failed=retry_failed)
     emit(ctx, {"summary": report.summary(), "actions": report.actions}, lambda: print_recovery(report))
 
 

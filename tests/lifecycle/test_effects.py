@@ -70,3 +70,16 @@ def test_an_effect_that_raised_did_not_happen_and_may_run_again(ledger) -> None:
         ledger.perform(key=KEY, fn=boom, args=(), kwargs={})
     assert ledger.list()[0].status == "failed"
     assert ledger.perform(key=KEY, fn=lambda: "ok", args=(), kwargs={}) == "ok"
+
+
+def test_a_failed_effect_can_be_marked_done_but_not_redone(ledger) -> None:
+    def duplicate():
+        raise ValueError("UNIQUE constraint failed")  # it had happened before
+
+    with pytest.raises(ValueError):
+        ledger.perform(key=KEY, fn=duplicate, args=(), kwargs={})
+    (record,) = ledger.list()
+    with pytest.raises(InvalidInputError, match="not in doubt"):
+        ledger.resolve(record.effect_id, redo=True)
+    assert ledger.resolve(record.effect_id, done=True, value="L-9").status == "done"
+    assert ledger.perform(key=KEY, fn=duplicate, args=(), kwargs={}) == "L-9"

@@ -217,3 +217,14 @@ def test_a_resubmission_whose_recoverer_died_before_starting_it_is_done_once(db_
         assert [a.outcome for a in app.recover().actions] == ["resubmitted"]
         assert [m.text for m in app.state("t").messages] == ["run job: title one", "did one"]
         assert app.recover().empty
+
+
+def test_retry_failed_retries_a_permanent_failure_once_its_cause_is_fixed(db_path) -> None:
+    with open_test_app(db_path) as app:
+        FAILURES["bug"] = 1
+        with pytest.raises(ValueError):
+            app.send("t", "run job: title bug")
+        (action,) = app.recover().actions
+        assert action.outcome == "failed" and "--retry-failed" in action.detail
+        assert [a.outcome for a in app.recover(retry_failed=True).actions] == ["retried"]
+        assert app.state("t").messages[-1].text == "did bug" and app.recover().empty
