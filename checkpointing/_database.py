@@ -217,7 +217,7 @@ def _open_sqlite(parsed: DatabaseURL) -> Database:
         saver = StatelineSqliteSaver(saver_conn)
         saver.setup()
         store = SqliteStore(store_conn)
-        store.setup()
+        _sqlite.setup_store(store)
         db = Database(parsed, saver, store, _app_connection(app_conn), closers)
     except sqlite3.Error as exc:
         for c in closers:

@@ -13,11 +13,19 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from stateline_errors import CorruptDatabaseError, DatabaseLockedError, StorageError
 
 BUSY_TIMEOUT_MS = 30_000
 QUICK_CHECK_MAX_BYTES = 64 * 1024 * 1024
+BUSY_TIMEOUT_ENV = "STATELINE_BUSY_TIMEOUT_MS"
+
+
+def busy_timeout_ms() -> int:
+    """How long a writer waits for another process's lock: ``$STATELINE_BUSY_TIMEOUT_MS`` or 30 s."""
+    raw = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
+    return int(raw) if raw.isdigit() else BUSY_TIMEOUT_MS
 
 
 def check_sqlite_file(path: Path) -> None:
@@ -48,7 +56,7 @@ def _check_readable_database(path: Path) -> None:
     if path.stat().st_size == 0:
         return  # an empty file is a valid, empty SQLite database
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=busy_timeout_ms() / 1000)
     except sqlite3.Error as exc:
         raise StorageError(f"cannot open database {str(path)!r}: {exc}", location=str(path)) from exc
     try:
@@ -98,11 +106,11 @@ def connect(path: Path, *, autocommit: bool = False) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(
             str(path),
-            timeout=BUSY_TIMEOUT_MS / 1000,
+            timeout=busy_timeout_ms() / 1000,
             check_same_thread=False,
             isolation_level=None if autocommit else "",
         )
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms()}")
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         conn.execute("PRAGMA synchronous=FULL")
     except sqlite3.Error as exc:
@@ -117,7 +125,8 @@ def _translate(exc: sqlite3.Error, where: str) -> StorageError:
     text = str(exc)
     if "locked" in text or "busy" in text:
         return DatabaseLockedError(
-            f"database {where!r} stayed locked by another process for {BUSY_TIMEOUT_MS // 1000}s; "
+            f"database {where!r} stayed locked by another process for {busy_timeout_ms() / 1000:g}s "
+            f"(busy timeout, ${BUSY_TIMEOUT_ENV}); "
             "retry when it finishes",
             location=where,
         )
@@ -133,3 +142,25 @@ def _translate(exc: sqlite3.Error, where: str) -> StorageError:
 def translate_error(exc: sqlite3.Error, where: str) -> StorageError:
     """Map a raw sqlite3 error to the typed error a user should see."""
     return _translate(exc, where)
+
+
+def setup_store(store: Any) -> None:
+    """``SqliteStore.setup()``, safe to re-run after a crash during it.
+
+    LangGraph commits each store migration before recording its version, so a process
+    killed in between leaves an ``ALTER TABLE ... ADD COLUMN`` applied but unrecorded, and
+    every later open fails with "duplicate column name" (found by the crash harness in
+    tests/lifecycle). Such a migration is recorded as applied and setup carries on.
+    """
+    for _ in range(16):
+        try:
+            store.setup()
+            return
+        except sqlite3.OperationalError as exc:
+            if "duplicate column name" not in str(exc):
+                raise
+            row = store.conn.execute("SELECT MAX(v) FROM store_migrations").fetchone()
+            done = -1 if row is None or row[0] is None else row[0]
+            store.conn.execute("INSERT INTO store_migrations (v) VALUES (?)", (done + 1,))
+    store.setup()
+

@@ -14,12 +14,14 @@ from langgraph.types import Command
 
 from checkpointing import Database, ThreadIndex, ThreadInfo, open_database
 from graphs import Agent, AgentRegistry, HookSet, build_supervisor
+from lifecycle import RetryPolicy
 from nodes import EffectLedger, Gate, ModelProvider, provider_from_env
 from stateline_errors import InvalidInputError, SetupError, UnknownThreadError
 
 from ._convert import interrupt_value, replies_after_last_user, thread_status, to_view
 from ._ids import check_id, check_message, new_id
 from ._records import Turn, ThreadView
+from ._wiring import Operations, wire
 
 Durability = Literal["sync", "async", "exit"]
 
@@ -41,6 +43,9 @@ class App:
         workflow: str | None = None,
         agents_file: str | Path | None = None,
         durability: Durability = "sync",
+        tracking: bool = True,
+        retry_policy: RetryPolicy | None = None,
+        failure_limit: int = 3,
     ) -> None:
         if durability not in ("sync", "async", "exit"):
             raise SetupError(f"durability {durability!r} must be 'sync', 'async' or 'exit'")
@@ -58,6 +63,10 @@ class App:
         self.ledger: EffectLedger | None = None
         self._graph: CompiledStateGraph | None = None
         self._plugins: list[Any] = []
+        self.ops: Operations | None = None
+        """Lifecycle, tracking, effect ledger and recovery; None with ``tracking=False``."""
+        if tracking:
+            self.ops = wire(self, policy=retry_policy, failure_limit=failure_limit)
 
     # -- building -------------------------------------------------------------
     def register(self, agent: Agent, *, replace: bool = False) -> Agent:
@@ -72,8 +81,25 @@ class App:
         return agent
 
     def add_hook(self, hook: object) -> None:
-        """Register a lifecycle/tracking hook (see ``graphs`` hook protocols)."""
-        self.hooks.add(hook)
+        """Register a hook: ``graphs`` protocols (run/node/agent switch) and, with tracking,
+        ``on_transition`` / ``on_effect`` (see ``lifecycle``)."""
+        if self.ops is not None and callable(getattr(hook, "on_transition", None)):
+            self.ops.lifecycle.add_hook(hook)
+        if self.ops is not None and callable(getattr(hook, "on_effect", None)):
+            self.ops.ledger.add_hook(hook)
+        from graphs import HOOK_METHODS
+
+        if any(callable(getattr(hook, m, None)) for m in HOOK_METHODS) or self.ops is None:
+            self.hooks.add(hook)
+
+    def recover(self, *, thread_id: str | None = None, wait: bool = False, retry_failed: bool = False) -> Any:
+        """Finish interrupted work (all threads, or one): a ``lifecycle.RecoveryReport``.
+
+        Needs tracking (the run rows); see :class:`lifecycle.Recovery` for the rules.
+        """
+        if self.ops is None:
+            raise SetupError("recover() needs tracking: create the App with tracking=True (the default)")
+        return self.ops.recovery.recover(thread_id=thread_id, wait=wait, retry_failed=retry_failed)
 
     @property
     def graph(self) -> CompiledStateGraph:
@@ -130,26 +156,39 @@ class App:
     def send(self, thread_id: str, message: str, *, user_id: str | None = None) -> Turn:
         """Handle one user message in ``thread_id`` and return the agents' replies.
 
-        If the thread's previous turn was cut short by a crash, that turn is finished first
-        (only its unfinished tasks run) and ``Turn.resumed`` says so; no accepted turn is lost.
+        What happens to the thread's previous turn, chosen explicitly and reported in
+        ``Turn.previous``:
+
+        - cut short by a crash (unfinished tasks, no error): it is finished first (only its
+          unfinished tasks run; with tracking, a turn whose input never reached a checkpoint
+          is re-submitted), then this message runs — ``previous="resumed"``;
+        - failed (a node raised): it is *not* retried; this message starts a new turn from
+          START and the failed turn is abandoned — ``previous="restarted"``
+          (``stateline recover`` / :meth:`resume` retry a failed turn instead).
         """
         thread_id = check_id("thread id", thread_id)
         text = check_message(message)
         if user_id is not None:
             check_id("user id", user_id)
         resumed = False
+        previous: str | None = None
+        if self.ops is not None and self.ops.recovery.stale_runs(thread_id):
+            resumed = bool(self.ops.recovery.recover(thread_id=thread_id).acted)
+            previous = "resumed" if resumed else None
         status = self.status(thread_id)
         if status == "waiting":
             raise InvalidInputError(
                 f"thread {thread_id!r} is waiting for approval; answer it with "
                 f"`stateline resume {thread_id} --approve | --reject | --edit k=v`"
             )
-        if status in ("interrupted", "failed"):
-            self.resume(thread_id, user_id=user_id)
-            resumed = True
+        if status == "interrupted":
+            self._run(thread_id, user_id, None, None, kind="resume")
+            resumed, previous = True, "resumed"
+        elif status == "failed":
+            previous = "restarted"
         self.threads.touch(thread_id, user_id=user_id, workflow=self.workflow)
         turn = self._run(thread_id, user_id, {"messages": [HumanMessage(text)]}, text)
-        return _with(turn, resumed=resumed)
+        return _with(turn, resumed=resumed, previous=previous)
 
     def resume(self, thread_id: str, *, user_id: str | None = None, decision: Any = None) -> Turn:
         """Finish an interrupted turn (``invoke(None)``), or answer a waiting one with ``decision``."""
@@ -160,12 +199,13 @@ class App:
         if decision is not None and status != "waiting":
             raise InvalidInputError(f"thread {thread_id!r} is not waiting for approval (it is {status})")
         payload = Command(resume=decision) if decision is not None else None
-        return self._run(thread_id, user_id, payload, None)
+        return self._run(thread_id, user_id, payload, None, kind="decision" if decision is not None else "resume")
 
-    def _run(self, thread_id: str, user_id: str | None, payload: Any, text: str | None) -> Turn:
+    def _run(self, thread_id: str, user_id: str | None, payload: Any, text: str | None, **track: Any) -> Turn:
+        """One graph invocation as a tracked run; ``track`` (kind, parent_run_id, attempt) goes to run_started."""
         run_id = new_id()
         config = self._config(thread_id, user_id, run_id)
-        self.hooks.emit("run_started", run_id=run_id, thread_id=thread_id, input=text)
+        self.hooks.emit("run_started", run_id=run_id, thread_id=thread_id, input=text, user_id=user_id, **track)
         try:
             result = self.graph.invoke(payload, config, durability=self.durability)
         except GraphInterrupt:

@@ -42,6 +42,10 @@ class Turn:
     """What a waiting thread asks a person (the draft to approve)."""
     resumed: bool = False
     """True if an interrupted earlier turn was finished before this message was handled."""
+    previous: Literal["resumed", "restarted"] | None = None
+    """What happened to the thread's previous turn: ``resumed`` (a crash cut it short; it was
+    finished first) or ``restarted`` (it had failed; this message started over from START and
+    the failed turn was abandoned). None when the previous turn had finished normally."""
 
     @property
     def reply(self) -> str:

@@ -31,6 +31,14 @@ err = Console(stderr=True)
 
 ExampleOpt = typer.Option("storefront", "--example", "-e", help="storefront or assistant")
 AgentsFileOpt = typer.Option(None, "--agents-file", help="TOML file listing agents as module:attribute")
+RecoverOpt = typer.Option(False, "--recover", help="first recover interrupted work (see `stateline recover`)")
+
+
+def _recover_first(session: App, enabled: bool) -> None:
+    if enabled:
+        from ._cli_ops import print_recovery
+
+        print_recovery(session.recover(), to_stderr=True)
 
 
 @dataclasses.dataclass
@@ -81,9 +89,11 @@ def run(
     user: Optional[str] = typer.Option(None, "--user", "-u", help="user id (cross-thread memory)"),
     example: str = ExampleOpt,
     agents_file: Optional[str] = AgentsFileOpt,
+    recover: bool = RecoverOpt,
 ) -> None:
     """Send one message to a thread and print the reply."""
     with _session(ctx, example, agents_file) as session:
+        _recover_first(session, recover)
         turn = session.send(thread, message, user_id=user)
     emit(ctx, turn, lambda: print_turn(turn))
 
@@ -95,9 +105,11 @@ def chat(
     user: Optional[str] = typer.Option(None, "--user", "-u"),
     example: str = ExampleOpt,
     agents_file: Optional[str] = AgentsFileOpt,
+    recover: bool = RecoverOpt,
 ) -> None:
     """Talk to the agents interactively (empty line or Ctrl-D to leave)."""
     with _session(ctx, example, agents_file) as session:
+        _recover_first(session, recover)
         out.print(f"thread [bold]{thread}[/] on {db_url(ctx.obj.db)}; agents: {', '.join(session.registry.names())}")
         while True:
             try:
@@ -171,12 +183,13 @@ def threads_history(ctx: typer.Context, thread: str, limit: int = typer.Option(5
 def agents_list(ctx: typer.Context, example: str = ExampleOpt, agents_file: Optional[str] = AgentsFileOpt) -> None:
     """The agents of an example (or agents file) and what they do."""
     with _session(ctx, example, agents_file) as session:
-        rows = [{"name": a.name, "description": a.description, "intents": list(a.intents), "fields": list(a.schema.model_fields)} for a in session.agents()]
+        status = {s.agent: s.status for s in session.ops.lifecycle.list()} if session.ops else {}
+        rows = [{"name": a.name, "status": status.get(a.name, "-"), "description": a.description, "intents": list(a.intents), "fields": list(a.schema.model_fields)} for a in session.agents()]
 
     def render() -> None:
-        table = Table("agent", "description", "intents", "collects")
+        table = Table("agent", "status", "description", "intents", "collects")
         for r in rows:
-            table.add_row(r["name"], r["description"], ", ".join(r["intents"]), ", ".join(r["fields"]) or "-")
+            table.add_row(r["name"], r["status"], r["description"], ", ".join(r["intents"]), ", ".join(r["fields"]) or "-")
         out.print(table)
 
     emit(ctx, rows, render)
@@ -220,6 +233,8 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(2)
         raise
 
+
+from . import _cli_ops  # noqa: E402,F401 - registers runs, stats, recover, effects, agents pause/...
 
 if __name__ == "__main__":
     main()

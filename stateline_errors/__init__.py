@@ -36,6 +36,9 @@ __all__ = [
     "ThreadBusyError",
     "ThreadStateError",
     "EncryptionKeyError",
+    "EffectInDoubtError",
+    "UnknownEffectError",
+    "ThreadUnrecoverableError",
 ]
 
 
@@ -152,6 +155,9 @@ class ModelProviderError(StatelineRuntimeError):
         self.transient = transient
         super().__init__(message)
 
+    transient: bool = False
+    """True when retrying later may succeed (timeout, rate limit, connection); recovery retries those."""
+
 
 class InvalidTransitionError(StatelineRuntimeError):
     """A lifecycle transition that the transition table does not allow."""
@@ -200,3 +206,38 @@ class ThreadStateError(InvalidInputError):
 
 class EncryptionKeyError(StorageError):
     """The encryption key is missing, malformed, or not the one the data was written with."""
+
+
+class EffectInDoubtError(StatelineRuntimeError):
+    """A side effect was started but its outcome was never recorded (the process died in between).
+
+    It is not repeated automatically: ``stateline effects resolve`` marks it done (with its
+    value) or allows a redo, then ``stateline recover`` finishes the turn.
+    """
+
+    def __init__(self, thread_id: str, scope: str, name: str, effect_id: str) -> None:
+        self.thread_id = thread_id
+        self.scope = scope
+        self.name = name
+        self.effect_id = effect_id
+        super().__init__(
+            f"effect {name!r} of thread {thread_id!r} is in doubt (started, outcome never recorded); "
+            f"check it, then `stateline effects resolve {effect_id} --done [--value JSON]` or `--redo`"
+        )
+
+
+class UnknownEffectError(StatelineRuntimeError):
+    """No recorded side effect has id ``effect_id``."""
+
+    def __init__(self, effect_id: str) -> None:
+        self.effect_id = effect_id
+        super().__init__(f"unknown effect {effect_id!r}; `stateline effects list` shows the recorded ones")
+
+
+class ThreadUnrecoverableError(StatelineRuntimeError):
+    """Recovery cannot continue ``thread_id``: ``reason`` says why."""
+
+    def __init__(self, thread_id: str, reason: str) -> None:
+        self.thread_id = thread_id
+        self.reason = reason
+        super().__init__(f"thread {thread_id!r} cannot be recovered: {reason}")

@@ -1,0 +1,69 @@
+"""Tracking overhead per turn: the storefront graph with tracking (run rows, step events,
+lifecycle gate, effect ledger) against the same graph with ``tracking=False``, in one run.
+
+    python -m bench.tracking_overhead [--conversations 30]
+
+Both run the same 8-turn storefront conversation on SQLite files (WAL, synchronous=FULL,
+durability="sync"), interleaved so drift in the machine affects both sides alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from checkpointing import open_database
+from examples.storefront import create_agents
+from stateline._app import App
+from tests.lifecycle.crashkit import SCRIPT
+
+
+def _conversation(app: App, thread: str) -> list[float]:
+    times = []
+    for text in SCRIPT:
+        start = time.perf_counter()
+        app.send(thread, text)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _app(path: Path, tracking: bool) -> App:
+    db = open_database(f"sqlite:///{path}")
+    app = App(create_agents(db), db=db, tracking=tracking)
+    app._owns_db = True
+    return app
+
+
+def measure(conversations: int) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {"tracking": [], "plain": []}
+    with tempfile.TemporaryDirectory(prefix="overhead-") as tmp:
+        apps = {"tracking": _app(Path(tmp) / "on.db", True), "plain": _app(Path(tmp) / "off.db", False)}
+        try:
+            for side, app in apps.items():  # warm-up: compile graphs, create tables
+                _conversation(app, "warmup")
+            for i in range(conversations):
+                for side, app in (apps.items() if i % 2 == 0 else reversed(list(apps.items()))):
+                    samples[side].extend(_conversation(app, f"c{i}"))
+        finally:
+            for app in apps.values():
+                app.close()
+    return samples
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="tracking overhead per turn")
+    parser.add_argument("--conversations", type=int, default=30)
+    args = parser.parse_args(argv)
+    samples = measure(args.conversations)
+    on, off = (statistics.median(samples[k]) * 1000 for k in ("tracking", "plain"))
+    mean_on, mean_off = (statistics.fmean(samples[k]) * 1000 for k in ("tracking", "plain"))
+    print(f"tracking overhead per turn ({len(samples['plain'])} turns per side, storefront, SQLite file):")
+    print(f"  median: {off:.2f} ms without tracking, {on:.2f} ms with -> +{on - off:.2f} ms ({(on / off - 1) * 100:+.0f}%)")
+    print(f"  mean:   {mean_off:.2f} ms without tracking, {mean_on:.2f} ms with -> +{mean_on - mean_off:.2f} ms ({(mean_on / mean_off - 1) * 100:+.0f}%)")
+
+
+if __name__ == "__main__":
+    main()

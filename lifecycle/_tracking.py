@@ -1,0 +1,159 @@
+"""Execution tracking through the ``graphs`` hook protocol: run rows and ordered step events.
+
+The run row is written when ``run_started`` fires, before the graph is invoked, with the
+accepted input: a crash before the first checkpoint still leaves what recovery needs
+(LangGraph #8764). Events go to the same database as the checkpoints.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from checkpointing import Database, now
+
+from . import _process
+from ._policy import RetryPolicy
+from ._schema import ensure_schema
+
+_MAX_TEXT = 2000
+SUPERVISOR = "supervisor"
+
+
+def _clip(text: str | None) -> str | None:
+    return None if text is None else text[:_MAX_TEXT]
+
+
+class Tracker:
+    """A hook object for ``App.hooks``: runs and step events, stored as they happen."""
+
+    def __init__(self, db: Database, *, policy: RetryPolicy | None = None, batch: bool = True) -> None:
+        self._db = db
+        self.policy = policy or RetryPolicy()
+        self.batch = batch
+        """Write a node's 'started' event with its 'finished' one (one commit per node instead of
+        two); after a crash, recovery records which tasks were left unfinished instead."""
+        self._lock = threading.Lock()
+        self._seq: dict[str, int] = {}
+        self._pending: dict[str, list[tuple]] = {}
+        self._new_agent: dict[str, str] = {}
+        self._agent_seen: set[str] = set()
+        self._current: dict[str, str] = {}  # thread -> run in flight in this process
+        ensure_schema(db)
+
+    def current_run(self, thread_id: str) -> str | None:
+        """The run this process is executing on ``thread_id`` (for the effect ledger)."""
+        return self._current.get(thread_id)
+
+    # -- runs -----------------------------------------------------------------------
+    def run_started(
+        self, *, run_id: str, thread_id: str, input: Any, user_id: str | None = None, kind: str | None = None,
+        parent_run_id: str | None = None, attempt: int = 1, **_: Any,
+    ) -> None:
+        me = _process.current()
+        kind = kind or ("turn" if input is not None else "resume")
+        self._db.execute(
+            "INSERT INTO tracking_runs(run_id, thread_id, kind, input, user_id, status, pid, host, proc, "
+            "started_at, attempt, parent_run_id) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+            (run_id, thread_id, kind, input, user_id, me.pid, me.host, me.proc, now(), attempt, parent_run_id),
+        )
+        with self._lock:
+            self._seq[run_id] = 0
+            self._current[thread_id] = run_id
+        if kind != "turn":
+            self.event(run_id, "resumed", detail=f"{kind} of {parent_run_id}" if parent_run_id else kind)
+
+    def run_finished(self, *, run_id: str, thread_id: str, status: str, error: BaseException | None, **_: Any) -> None:
+        with self._lock:
+            rows, agent = self._take(run_id)
+            self._seq.pop(run_id, None)
+            self._agent_seen.discard(run_id)
+            if self._current.get(thread_id) == run_id:
+                del self._current[thread_id]
+        with self._db.transaction() as tx:
+            self._write(tx, run_id, rows, agent)
+            tx.execute(
+                "UPDATE tracking_runs SET status = ?, ended_at = ?, error_type = ?, error_message = ?, transient = ? "
+                "WHERE run_id = ? AND status = 'running'",
+                (
+                    status, now(),
+                    None if error is None else type(error).__name__,
+                    None if error is None else _clip(str(error)),
+                    None if error is None else int(self.policy.is_transient(error)),
+                    run_id,
+                ),
+            )
+
+    # -- events ---------------------------------------------------------------------
+    def event(
+        self, run_id: str | None, kind: str, *, graph: str | None = None, node: str | None = None,
+        duration_s: float | None = None, error: BaseException | None = None, detail: str | None = None,
+        flush: bool = True,
+    ) -> None:
+        """Append one step event to ``run_id``'s timeline (ignored outside a tracked run).
+
+        With ``batch`` on, an event with ``flush=False`` (a node starting, an agent switch, an
+        effect) is written with the next flushed one (the node finishing) in one transaction.
+        """
+        if run_id is None:
+            return
+        with self._lock:
+            if run_id not in self._seq:
+                return
+            self._seq[run_id] += 1
+            self._pending.setdefault(run_id, []).append((
+                run_id, self._seq[run_id], now(), kind, graph, node, duration_s,
+                None if error is None else type(error).__name__,
+                None if error is None else _clip(str(error)), _clip(detail),
+            ))
+            if not flush and self.batch:
+                return
+            rows, agent = self._take(run_id)
+        with self._db.transaction() as tx:
+            self._write(tx, run_id, rows, agent)
+
+    def _take(self, run_id: str) -> tuple[list[tuple], str | None]:
+        """The run's buffered events and its newly seen agent (call with the lock held)."""
+        return self._pending.pop(run_id, []), self._new_agent.pop(run_id, None)
+
+    @staticmethod
+    def _write(tx: Any, run_id: str, rows: list[tuple], agent: str | None) -> None:
+        for row in rows:
+            tx.execute(
+                "INSERT INTO tracking_events(run_id, seq, at, kind, graph, node, duration_s, error_type, "
+                "error_message, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+        if agent is not None:
+            tx.execute("UPDATE tracking_runs SET agent = ? WHERE run_id = ? AND agent IS NULL", (agent, run_id))
+
+    def _note_agent(self, run_id: str | None, graph: str) -> None:
+        if run_id is None or graph == SUPERVISOR:
+            return
+        with self._lock:
+            if run_id in self._seq and run_id not in self._agent_seen:
+                self._agent_seen.add(run_id)
+                self._new_agent[run_id] = graph
+
+    def node_started(self, *, run_id: str | None, graph: str, node: str, **_: Any) -> None:
+        self._note_agent(run_id, graph)
+        self.event(run_id, "started", graph=graph, node=node, flush=False)
+
+    def node_finished(self, *, run_id: str | None, graph: str, node: str, duration_s: float, **_: Any) -> None:
+        self.event(run_id, "finished", graph=graph, node=node, duration_s=duration_s)
+
+    def node_failed(
+        self, *, run_id: str | None, graph: str, node: str, error: BaseException, duration_s: float, **_: Any
+    ) -> None:
+        self.event(run_id, "failed", graph=graph, node=node, duration_s=duration_s, error=error)
+
+    def node_interrupted(self, *, run_id: str | None, graph: str, node: str, **_: Any) -> None:
+        self.event(run_id, "interrupted", graph=graph, node=node)
+
+    def agent_switched(self, *, run_id: str | None, from_agent: str | None, to_agent: str, **_: Any) -> None:
+        self.event(run_id, "agent_switched", graph=SUPERVISOR, node=to_agent, detail=f"{from_agent or '-'} -> {to_agent}",
+                   flush=False)
+
+    # -- the effect ledger reports here -------------------------------------------------
+    def on_effect(self, *, thread_id: str, run_id: str | None, effect_id: str, name: str, status: str, **_: Any) -> None:
+        self.event(run_id, "effect", node=name, detail=f"{status} ({effect_id})", flush=False)
