@@ -47,6 +47,9 @@ class RunLog:
             raise UnknownRunError(run_id)
         return run_info(row)
 
+    def exists(self, run_id: str) -> bool:
+        return self._db.query_one("SELECT 1 FROM tracking_runs WHERE run_id = ?", (run_id,)) is not None
+
     def events(self, run_id: str) -> list[StepEvent]:
         rows = self._db.query("SELECT * FROM tracking_events WHERE run_id = ? ORDER BY seq", (run_id,))
         return [StepEvent(**dict(r)) for r in rows]

@@ -153,7 +153,7 @@ class App:
     def _config(self, thread_id: str, user_id: str | None, run_id: str) -> dict[str, Any]:
         return {"configurable": {"thread_id": thread_id, "user_id": user_id, "run_id": run_id}}
 
-    def send(self, thread_id: str, message: str, *, user_id: str | None = None) -> Turn:
+    def send(self, thread_id: str, message: str, *, user_id: str | None = None, run_id: str | None = None) -> Turn:
         """Handle one user message in ``thread_id`` and return the agents' replies.
 
         What happens to the thread's previous turn, chosen explicitly and reported in
@@ -165,11 +165,19 @@ class App:
         - failed (a node raised): it is *not* retried; this message starts a new turn from
           START and the failed turn is abandoned — ``previous="restarted"``
           (``stateline recover`` / :meth:`resume` retry a failed turn instead).
+
+        ``run_id`` names the turn's run (default: a fresh id); a queue passes its own, so that
+        after a crash it can tell whether the turn was already accepted. A run id that is
+        already stored is refused: the same turn is never accepted twice.
         """
         thread_id = check_id("thread id", thread_id)
         text = check_message(message)
         if user_id is not None:
             check_id("user id", user_id)
+        if run_id is not None:
+            check_id("run id", run_id)
+            if self.ops is not None and self.ops.runs.exists(run_id):
+                raise InvalidInputError(f"run {run_id!r} already exists; a turn is accepted once")
         resumed = False
         previous: str | None = None
         if self.ops is not None and self.ops.recovery.stale_runs(thread_id):
@@ -187,7 +195,7 @@ class App:
         elif status == "failed":
             previous = "restarted"
         self.threads.touch(thread_id, user_id=user_id, workflow=self.workflow)
-        turn = self._run(thread_id, user_id, {"messages": [HumanMessage(text)]}, text)
+        turn = self._run(thread_id, user_id, {"messages": [HumanMessage(text)]}, text, run_id=run_id)
         return _with(turn, resumed=resumed, previous=previous)
 
     def resume(self, thread_id: str, *, user_id: str | None = None, decision: Any = None) -> Turn:
@@ -203,7 +211,7 @@ class App:
 
     def _run(self, thread_id: str, user_id: str | None, payload: Any, text: str | None, **track: Any) -> Turn:
         """One graph invocation as a tracked run; ``track`` (kind, parent_run_id, attempt) goes to run_started."""
-        run_id = new_id()
+        run_id = track.pop("run_id", None) or new_id()
         config = self._config(thread_id, user_id, run_id)
         self.hooks.emit("run_started", run_id=run_id, thread_id=thread_id, input=text, user_id=user_id, **track)
         try:

@@ -225,16 +225,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
+    except typer.TyperException as exc:  # usage errors: typer vendors its own click
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(f"error: {exc}", highlight=False)
+        sys.exit(2)
 
 
 from . import _cli_ops  # noqa: E402,F401 - registers runs, stats, recover, effects, agents pause/...
+from . import _cli_worker  # noqa: E402,F401 - registers enqueue, jobs, worker
 
 if __name__ == "__main__":
     main()

@@ -97,3 +97,8 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(tmp_path, stored, case
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.stderr
     assert file_digest(path) == before
+
+
+def test_usage_errors_exit_2_with_the_reason():
+    result = cli("run", "hello")
+    assert result.returncode == 2 and "Missing option '--thread'" in result.stderr
