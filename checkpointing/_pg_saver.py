@@ -179,6 +179,17 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
             )
             return [r["thread_id"] for r in rows]
 
+    def vacuum(self, *, full: bool = False) -> None:
+        """VACUUM (FULL) the checkpoint tables; outside a transaction, as PostgreSQL requires."""
+        from ._pg import translate_error
+
+        try:
+            with self._cursor() as cur:
+                for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes"):
+                    cur.execute(f"VACUUM {'FULL ' if full else ''}{table}")
+        except psycopg.Error as exc:
+            raise translate_error(exc, "PostgreSQL checkpoints") from exc
+
     # -- thread administration -----------------------------------------------------
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Delete the checkpoints (and their writes) whose metadata names one of ``run_ids``."""

@@ -356,6 +356,12 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         with self._transaction(write=False) as cur:
             return [r[0] for r in cur.execute("SELECT DISTINCT thread_id FROM sl_checkpoints")]
 
+    def idle_thread_ids(self, cutoff: float) -> list[str]:
+        """Threads whose newest checkpoint was written before ``cutoff`` (epoch seconds)."""
+        with self._transaction(write=False) as cur:
+            sql = "SELECT thread_id FROM sl_checkpoints GROUP BY thread_id HAVING max(created_at) < ?"
+            return [r[0] for r in cur.execute(sql, (cutoff,))]
+
 
 INLINE_STR = 128
 """Strings up to this length are stored inside the checkpoint row, like numbers and None."""
