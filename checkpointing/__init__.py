@@ -3,7 +3,7 @@
 from ._database import Database, Migration, now, open_database
 from ._rekey import rekey
 from ._sql import Row
-from ._policy import RetentionReport, apply_retention, head_is_unfinished, unfinished_threads
+from ._policy import AutoRetention, RetentionReport, apply_retention, head_is_unfinished, unfinished_threads
 from ._history import delete_thread, fork, iter_history, rewind
 from ._retention import (
     ThreadCleanup,
@@ -18,6 +18,7 @@ from ._threads import ThreadIndex, ThreadInfo
 from ._url import DEFAULT_URL, DatabaseURL, parse_db_url
 
 __all__ = [
+    "AutoRetention",
     "DEFAULT_URL",
     "Database",
     "DatabaseURL",

@@ -18,6 +18,7 @@ which is exactly when LangGraph schedules X (``_algo._triggers``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from stateline_errors import ConfigError, InvalidInputError
 
 from ._database import Database
 from ._retention import delete_idle_threads, stateline_saver, vacuum
+from ._threads import ThreadIndex
 
 _TASKS = "__pregel_tasks"
 
@@ -42,28 +44,30 @@ def _trigger_node(channel: str) -> str | None:
     return None
 
 
+def pending_nodes(checkpoint: Any) -> list[str]:
+    """The nodes LangGraph would run next from ``checkpoint`` (``__pregel_tasks`` for Sends)."""
+    values = checkpoint["channel_values"]
+    seen_by = checkpoint.get("versions_seen") or {}
+    nodes = [_TASKS] if values.get(_TASKS) else []  # Sends not yet run
+    for channel, version in checkpoint["channel_versions"].items():
+        node = _trigger_node(channel)
+        if node is None or channel not in values or node in nodes:  # consumed triggers are empty
+            continue
+        seen = (seen_by.get(node) or {}).get(channel)
+        try:
+            newer = seen is None or version > seen
+        except TypeError:  # versions of another saver's format: play safe
+            newer = True
+        if newer:
+            nodes.append(node)
+    return nodes
+
+
 def head_is_unfinished(head: CheckpointTuple | None) -> bool:
     """True if LangGraph would still run something from this head checkpoint."""
     if head is None:
         return False
-    if head.pending_writes:
-        return True
-    checkpoint = head.checkpoint
-    if checkpoint["channel_values"].get(_TASKS):  # Sends not yet run
-        return True
-    seen_by = checkpoint.get("versions_seen") or {}
-    values = checkpoint["channel_values"]
-    for channel, version in checkpoint["channel_versions"].items():
-        node = _trigger_node(channel)
-        if node is None or channel not in values:  # consumed triggers are empty
-            continue
-        seen = (seen_by.get(node) or {}).get(channel)
-        try:
-            if seen is None or version > seen:
-                return True
-        except TypeError:  # versions of another saver's format: play safe
-            return True
-    return False
+    return bool(head.pending_writes) or bool(pending_nodes(head.checkpoint))
 
 
 def unfinished_threads(db: Any, thread_ids: Sequence[str]) -> list[str]:
@@ -136,3 +140,54 @@ def apply_retention(
         vacuum(db)
         report.vacuumed = True
     return report
+
+
+KEEP_LAST_ENV = "STATELINE_RETENTION_KEEP_LAST"
+EVERY_ENV = "STATELINE_RETENTION_EVERY"
+
+
+class AutoRetention:
+    """A ``run_finished`` hook: every ``every`` turns of a thread, keep its ``keep_last`` newest checkpoints.
+
+    Turns are counted by the thread index (so the count survives restarts and is shared by
+    processes), or in memory where there is none. Only completed turns prune, and only a
+    thread whose head is finished: a waiting or failed thread is left as it is.
+    ``App`` adds one when ``STATELINE_RETENTION_KEEP_LAST`` is set
+    (``STATELINE_RETENTION_EVERY``, default 10, sets how often).
+    """
+
+    def __init__(self, db: Database, keep_last: int, *, every: int = 10) -> None:
+        if keep_last < 1 or every < 1:
+            raise ConfigError(f"automatic retention needs keep_last >= 1 and every >= 1, got {keep_last}, {every}")
+        stateline_saver(db)  # a clear error now on a backend without retention
+        self.db = db
+        self.keep_last = keep_last
+        self.every = every
+        self.pruned = 0
+        self._turns: dict[str, int] = {}
+
+    @classmethod
+    def from_env(cls, db: Database) -> AutoRetention | None:
+        """One configured by the environment, or None when ``STATELINE_RETENTION_KEEP_LAST`` is unset."""
+        keep = os.environ.get(KEEP_LAST_ENV, "").strip()
+        if not keep or db.url.backend == "memory":
+            return None
+        every = os.environ.get(EVERY_ENV, "").strip() or "10"
+        try:
+            return cls(db, int(keep), every=int(every))
+        except ValueError:
+            raise ConfigError(f"{KEEP_LAST_ENV}={keep!r} and {EVERY_ENV}={every!r} must be whole numbers") from None
+
+    def _turn_count(self, thread_id: str) -> int:
+        if ThreadIndex.present(self.db):
+            row = self.db.query_one("SELECT turns FROM threads WHERE thread_id = ?", (thread_id,))
+            if row is not None:
+                return int(row[0])
+        self._turns[thread_id] = self._turns.get(thread_id, 0) + 1
+        return self._turns[thread_id]
+
+    def run_finished(self, *, run_id: str, thread_id: str, status: str, error: Any = None, **_: Any) -> None:
+        if status != "completed" or self._turn_count(thread_id) % self.every:
+            return
+        if not unfinished_threads(self.db, [thread_id]):
+            self.pruned += stateline_saver(self.db).keep_last([thread_id], self.keep_last)

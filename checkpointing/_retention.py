@@ -27,6 +27,7 @@ from stateline_errors import ConfigError
 from . import _sqlite
 from ._database import Database
 from ._saver import StatelineSqliteSaver
+from ._threads import ThreadIndex
 
 ThreadCleanup = Callable[[Database, Sequence[str]], None]
 """Called with the database and the ids of threads whose checkpoints were just deleted."""
@@ -131,8 +132,8 @@ def delete_threads(db: Database, thread_ids: Sequence[str]) -> None:
 
 
 def _delete_from_thread_index(db: Database, thread_ids: Sequence[str]) -> None:
-    if db.query_one("SELECT 1 FROM stateline_schema WHERE component = 'threads'") is None:
-        return  # no thread index in this database
+    if not ThreadIndex.present(db):
+        return
     for thread_id in thread_ids:
         db.execute("DELETE FROM threads WHERE thread_id = ?", (thread_id,))
 

@@ -151,31 +151,6 @@ def threads_show(ctx: typer.Context, thread: str, example: str = ExampleOpt) -> 
     emit(ctx, view, render)
 
 
-@threads_app.command("history")
-def threads_history(ctx: typer.Context, thread: str, limit: int = typer.Option(50, "--limit", min=1), example: str = ExampleOpt) -> None:
-    """The thread's checkpoints, newest first."""
-    with _session(ctx, example) as session:
-        rows = [
-            {
-                "checkpoint_id": s.config["configurable"]["checkpoint_id"],
-                "step": (s.metadata or {}).get("step"),
-                "source": (s.metadata or {}).get("source"),
-                "next": list(s.next),
-                "messages": len((s.values or {}).get("messages") or []),
-                "created_at": s.created_at,
-            }
-            for s in session.history(thread, limit=limit)
-        ]
-
-    def render() -> None:
-        table = Table("checkpoint", "step", "source", "next", "messages", "created")
-        for r in rows:
-            table.add_row(r["checkpoint_id"], str(r["step"]), str(r["source"]), ",".join(r["next"]) or "-", str(r["messages"]), str(r["created_at"]))
-        out.print(table)
-
-    emit(ctx, rows, render)
-
-
 @agents_app.command("list")
 def agents_list(ctx: typer.Context, example: str = ExampleOpt, agents_file: Optional[str] = AgentsFileOpt) -> None:
     """The agents of an example (or agents file) and what they do."""
@@ -225,6 +200,9 @@ def main(argv: list[str] | None = None) -> None:
             exc.show()
             sys.exit(2)
         raise
+
+
+from . import _cli_storage  # noqa: E402,F401 - registers storage commands
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import pytest
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 from tests.checkpointing.storage_helpers import Chat, State, cfg
+from tests.checkpointing.storage_helpers import saver_rows as rows
 
 from checkpointing import (
     Database,
@@ -28,12 +29,6 @@ from checkpointing import (
 )
 from stateline_errors import InvalidInputError, UnknownCheckpointError
 
-TABLES = {
-    "sqlite": ("sl_checkpoints", "sl_blobs", "sl_writes"),
-    "postgres": ("checkpoints", "checkpoint_blobs", "checkpoint_writes"),
-}
-
-
 @pytest.fixture
 def anydb(db_url: str) -> Iterator[Database]:
     database = open_database(db_url)
@@ -46,14 +41,6 @@ def anydb(db_url: str) -> Iterator[Database]:
 @pytest.fixture
 def chat(anydb: Database) -> Chat:
     return Chat(anydb)
-
-
-def rows(db: Database) -> tuple:
-    """Every row of the saver's tables, in a stable order (what 'changes nothing' compares)."""
-    return tuple(
-        tuple(tuple(r) for r in db.query(f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4"))
-        for t in TABLES[db.url.backend]
-    )
 
 
 def ids(db: Database, thread: str) -> list[str]:
