@@ -99,9 +99,8 @@ def rekey_command(
         raise ConfigError("give either --new-key or --decrypt, not both")
     if not decrypt and not new_key:
         raise ConfigError("give --new-key KEY (or $STATELINE_NEW_AES_KEY), or --decrypt to remove encryption")
-    url = db_url(ctx.obj.db)
-    rekey(url, old_key or None, None if decrypt else new_key)
-    row = {"database": url.split("@")[-1], "encrypted": not decrypt}
+    rekey(db_url(ctx.obj.db), old_key or None, None if decrypt else new_key)
+    row = {"encrypted": not decrypt}
     emit(ctx, row, lambda: out.print("re-encrypted" if not decrypt else "decrypted", highlight=False))
 
 

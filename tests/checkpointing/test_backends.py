@@ -194,3 +194,28 @@ def test_retention_skips_unfinished_and_refuses_them_by_name(chat: Chat):
     assert ids(chat.db, "busy") == busy_history and len(ids(chat.db, "idle")) == 1
     report = apply_retention(chat.db, idle_ttl=0, now=time.time() + 10)
     assert report.deleted_threads == ["idle"] and ids(chat.db, "busy") == busy_history
+
+
+def test_encrypted_database_prunes_and_resumes(db_url: str):
+    """Retention on encrypted rows (PostgreSQL then keeps even None triggers as sealed blobs)."""
+    import secrets
+
+    key = secrets.token_hex(32)
+    db = open_database(db_url, key=key)
+    try:
+        chat = Chat(db)
+        for i in range(3):
+            chat.say("t", f"secret {i}")
+        chat.fail_in = "count"
+        with pytest.raises(RuntimeError):
+            chat.say("t", "last")
+        assert prune(db, keep_last=1) > 0
+        assert len(ids(db, "t")) == 1
+    finally:
+        db.close()
+    db = open_database(db_url, key=key)
+    try:
+        result = Chat(db).graph.invoke(None, cfg("t"), durability="sync")
+        assert result["turns"] == 4 and [m.content for m in result["messages"]][-2:] == ["last", "answer 7"]
+    finally:
+        db.close()
