@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import Any
 
 import psycopg
@@ -171,11 +172,13 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
 
     def idle_thread_ids(self, cutoff: float) -> list[str]:
         """Threads whose newest checkpoint was written before ``cutoff`` (epoch seconds)."""
+        # LangGraph writes ts as UTC ISO 8601, which sorts as text; a cast would fail the
+        # whole query on one checkpoint put with a malformed ts
+        iso = datetime.fromtimestamp(cutoff, timezone.utc).isoformat()
         with self._transaction() as cur:
             rows = cur.execute(
-                "SELECT thread_id FROM checkpoints GROUP BY thread_id "
-                "HAVING max((checkpoint ->> 'ts')::timestamptz) < to_timestamp(%s)",
-                (cutoff,),
+                "SELECT thread_id FROM checkpoints GROUP BY thread_id HAVING max(checkpoint ->> 'ts') < %s",
+                (iso,),
             )
             return [r["thread_id"] for r in rows]
 
