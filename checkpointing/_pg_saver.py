@@ -170,6 +170,35 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
         with self._transaction() as cur:
             return [r["thread_id"] for r in cur.execute("SELECT DISTINCT thread_id FROM checkpoints")]
 
+    def head_probe(self, thread_id: str, needed: Any) -> tuple[dict[str, Any], bool] | None:
+        """The head checkpoint of the root namespace with only its inline values and the
+        channels ``needed(checkpoint)`` names, and whether it has pending writes."""
+        with self._transaction() as cur:
+            row = cur.execute(
+                "SELECT checkpoint_id, checkpoint, EXISTS (SELECT 1 FROM checkpoint_writes w "
+                " WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = '' AND w.checkpoint_id = c.checkpoint_id"
+                ") AS has_writes FROM checkpoints c WHERE thread_id = %s AND checkpoint_ns = '' "
+                "ORDER BY checkpoint_id DESC LIMIT 1",
+                (thread_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            checkpoint = {**row["checkpoint"], "id": row["checkpoint_id"]}
+            values = dict(checkpoint.get("channel_values") or {})
+            versions = checkpoint["channel_versions"]
+            wanted = [c for c in needed(checkpoint) if c in versions and c not in values]
+            if wanted:
+                blobs = cur.execute(
+                    "SELECT channel, version, type, blob FROM checkpoint_blobs WHERE thread_id = %s AND checkpoint_ns = '' "
+                    "AND channel = ANY(%s) AND version = ANY(%s) AND type <> 'empty'",
+                    (thread_id, wanted, [str(versions[c]) for c in wanted]),
+                ).fetchall()
+                for blob in blobs:
+                    if blob["version"] == str(versions[blob["channel"]]):
+                        values[blob["channel"]] = self.serde.loads_typed((blob["type"], blob["blob"]))
+            checkpoint["channel_values"] = values
+            return checkpoint, bool(row["has_writes"])
+
     def idle_thread_ids(self, cutoff: float) -> list[str]:
         """Threads whose newest checkpoint was written before ``cutoff`` (epoch seconds)."""
         # LangGraph writes ts as UTC ISO 8601, which sorts as text; a cast would fail the

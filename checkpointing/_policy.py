@@ -70,13 +70,23 @@ def head_is_unfinished(head: CheckpointTuple | None) -> bool:
     return bool(head.pending_writes) or bool(pending_nodes(head.checkpoint))
 
 
+def _trigger_channels(checkpoint: Any) -> list[str]:
+    return [c for c in checkpoint["channel_versions"] if c == _TASKS or _trigger_node(c) is not None]
+
+
 def unfinished_threads(db: Any, thread_ids: Sequence[str]) -> list[str]:
-    """Those of ``thread_ids`` whose root head checkpoint is unfinished."""
+    """Those of ``thread_ids`` whose root head checkpoint is unfinished.
+
+    Reads only each head's small values and trigger channels (``head_probe``), never
+    the message lists, so it stays cheap over many long threads.
+    """
     saver = stateline_saver(db)
-    return [
-        t for t in thread_ids
-        if head_is_unfinished(saver.get_tuple({"configurable": {"thread_id": t, "checkpoint_ns": ""}}))
-    ]  # fmt: skip
+    busy = []
+    for thread_id in thread_ids:
+        probe = saver.head_probe(thread_id, _trigger_channels)
+        if probe is not None and (probe[1] or pending_nodes(probe[0])):
+            busy.append(thread_id)
+    return busy
 
 
 @dataclass

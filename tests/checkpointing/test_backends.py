@@ -26,6 +26,7 @@ from checkpointing import (
     prune,
     remove_thread_cleanup,
     rewind,
+    unfinished_threads,
 )
 from stateline_errors import InvalidInputError, UnknownCheckpointError
 
@@ -174,6 +175,43 @@ def test_unfinished_detection_matches_the_graph(chat: Chat):
     graph.invoke({"messages": []}, cfg("wait"), durability="sync")
     assert graph.get_state(cfg("wait")).interrupts and head_is_unfinished(head("wait"))
     assert head_is_unfinished(None) is False
+    chat.fail_in = None
+    chat.say("idle", "hi")
+    # the light probe retention uses agrees with the full head
+    assert unfinished_threads(chat.db, ["done", "failed", "wait", "idle", "nothing"]) == ["done", "failed", "wait"]
+
+
+def test_unfinished_detection_sees_pending_sends(anydb: Database):
+    from langgraph.types import Send
+
+    calls: list[int] = []
+
+    def fan(state: State) -> list:
+        return [Send("work", {"turns": i}) for i in range(2)]
+
+    def work(state: State) -> dict:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("first worker fails")
+        return {}
+
+    builder = StateGraph(State)
+    builder.add_node("start", lambda s: {})
+    builder.add_node("work", work)
+    builder.add_edge(START, "start")
+    builder.add_conditional_edges("start", fan)
+    builder.add_edge("work", END)
+    stopped = builder.compile(checkpointer=anydb.saver, interrupt_before=["work"])
+    stopped.invoke({"turns": 0}, cfg("sent"), durability="sync")  # Sends saved, none run: no writes
+    head = anydb.saver.get_tuple(cfg("sent"))
+    assert head.checkpoint["channel_values"].get("__pregel_tasks") and not head.pending_writes
+    assert unfinished_threads(anydb, ["sent"]) == ["sent"]
+    graph = builder.compile(checkpointer=anydb.saver)
+    with pytest.raises(RuntimeError):
+        graph.invoke({"turns": 0}, cfg("fan"), durability="sync")
+    assert graph.get_state(cfg("fan")).next and unfinished_threads(anydb, ["fan"]) == ["fan"]
+    graph.invoke(None, cfg("fan"), durability="sync")
+    assert graph.get_state(cfg("fan")).next == () and unfinished_threads(anydb, ["fan"]) == []
 
 
 def test_retention_skips_unfinished_and_refuses_them_by_name(chat: Chat):
