@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import secrets
 
-import pytest
 from tests.checkpointing.storage_helpers import file_bytes, saver_rows
 from tests.core.cli_helpers import cli, cli_json
 
