@@ -3,6 +3,7 @@
 from ._database import Database, Migration, now, open_database
 from ._rekey import rekey
 from ._sql import Row
+from ._policy import AutoRetention, RetentionReport, apply_retention, head_is_unfinished, unfinished_threads
 from ._history import delete_thread, fork, iter_history, rewind
 from ._retention import (
     ThreadCleanup,
@@ -17,18 +18,22 @@ from ._threads import ThreadIndex, ThreadInfo
 from ._url import DEFAULT_URL, DatabaseURL, parse_db_url
 
 __all__ = [
+    "AutoRetention",
     "DEFAULT_URL",
     "Database",
     "DatabaseURL",
     "Migration",
+    "RetentionReport",
     "Row",
     "StatelineSqliteSaver",
     "ThreadCleanup",
     "ThreadIndex",
     "ThreadInfo",
+    "apply_retention",
     "delete_idle_threads",
     "delete_thread",
     "fork",
+    "head_is_unfinished",
     "iter_history",
     "now",
     "on_threads_deleted",
@@ -38,5 +43,6 @@ __all__ = [
     "rekey",
     "remove_thread_cleanup",
     "rewind",
+    "unfinished_threads",
     "vacuum",
 ]

@@ -19,8 +19,6 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from langgraph.checkpoint.postgres import PostgresSaver
-from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.store.postgres import PostgresStore
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
@@ -29,6 +27,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from stateline_errors import ConfigError, DatabaseLockedError, StorageError
 
+from ._pg_saver import StatelinePostgresSaver, UnboxingSerde  # noqa: F401 - re-exported
 from ._sql import META_TABLE, SCHEMA_TABLE, Result, Row, Transaction, make_row
 
 CONNECT_TIMEOUT_S = 5
@@ -254,52 +253,6 @@ class PostgresBackend:
 
     def close(self) -> None:
         self._pool.close()
-
-
-class _Boxed:
-    """A primitive channel value routed through the (encrypting) serializer."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-class UnboxingSerde(SerializerProtocol):
-    """Serializes a :class:`_Boxed` value as the value itself."""
-
-    def __init__(self, inner: SerializerProtocol) -> None:
-        self.inner = inner
-
-    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
-        return self.inner.dumps_typed(obj.value if isinstance(obj, _Boxed) else obj)
-
-    def loads_typed(self, data: tuple[str, bytes]) -> Any:
-        return self.inner.loads_typed(data)
-
-
-class StatelinePostgresSaver(PostgresSaver):
-    """PostgresSaver that, when encrypting, stores no channel value in plain text.
-
-    Stock PostgresSaver keeps str/int/float/bool channel values inline in the checkpoint's
-    JSONB column, past the serializer; with ``box_primitives`` they go to the blobs table
-    through it instead (a layout PostgresSaver already reads).
-    """
-
-    box_primitives = False
-
-    def put(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
-        if self.box_primitives:
-            values = checkpoint["channel_values"]
-            if any(v is None or isinstance(v, (str, int, float, bool)) for v in values.values()):
-                checkpoint = {
-                    **checkpoint,
-                    "channel_values": {
-                        k: _Boxed(v) if v is None or isinstance(v, (str, int, float, bool)) else v
-                        for k, v in values.items()
-                    },
-                }
-        return super().put(config, checkpoint, metadata, new_versions)
 
 
 def open_postgres(dsn: str) -> tuple[StatelinePostgresSaver, PostgresStore, PostgresBackend, ConnectionPool]:

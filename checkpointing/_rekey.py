@@ -9,11 +9,10 @@ old key would write rows the new key cannot read.
 from __future__ import annotations
 
 import json
-import zlib
 
 from stateline_errors import ConfigError
 
-from ._codec import _PREFIX as DEFLATE_PREFIX
+from ._codec import inflate
 from ._crypto import SEALED_FIELD, TOKEN_PREFIX, Cipher, parse_key
 from ._database import Database, open_database
 from ._sql import Transaction
@@ -110,8 +109,7 @@ def _app_tables(db: Database) -> list[str]:
 
 
 def _reseal_bytes(data: bytes, typ: str, old: Cipher | None, new: Cipher | None) -> tuple[str, bytes]:
-    if typ.startswith(DEFLATE_PREFIX):  # stateline's saver compressed it: unwrap first
-        typ, data = typ[len(DEFLATE_PREFIX) :], zlib.decompress(data, -15)
+    typ, data = inflate(typ, data)  # stateline's saver compressed it: unwrap first
     if "+" in typ:
         base, ciphername = typ.split("+", 1)
         if old is None:

@@ -27,6 +27,7 @@ from stateline_errors import ConfigError
 from . import _sqlite
 from ._database import Database
 from ._saver import StatelineSqliteSaver
+from ._threads import ThreadIndex
 
 ThreadCleanup = Callable[[Database, Sequence[str]], None]
 """Called with the database and the ids of threads whose checkpoints were just deleted."""
@@ -59,12 +60,12 @@ def saver_of(target: Any) -> BaseCheckpointSaver:
     return saver
 
 
-def stateline_saver(target: Any) -> StatelineSqliteSaver:
-    """The StatelineSqliteSaver behind ``target`` (retention needs its tables)."""
+def stateline_saver(target: Any) -> Any:
+    """The stateline saver behind ``target`` (SQLite or PostgreSQL): retention needs its tables."""
     saver = saver_of(target)
-    if not isinstance(saver, StatelineSqliteSaver):
+    if not callable(getattr(saver, "keep_last", None)):
         raise ConfigError(
-            f"this needs a SQLite database opened by stateline; got {type(saver).__name__}"
+            f"this needs a SQLite or PostgreSQL database opened by stateline; got {type(saver).__name__}"
         )
     return saver
 
@@ -90,25 +91,24 @@ def prune(
 
 
 def delete_idle_threads(
-    db: Database, ttl_seconds: float, *, now: float | None = None, vacuum_after: bool = True
+    db: Database,
+    ttl_seconds: float,
+    *,
+    now: float | None = None,
+    vacuum_after: bool = True,
+    keep: Sequence[str] = (),
 ) -> list[str]:
     """Delete every thread whose newest checkpoint is older than ``ttl_seconds``; return their ids.
 
     Registered cleanup hooks (:func:`on_threads_deleted`) then remove the
-    threads' rows in other components' tables.
+    threads' rows in other components' tables. Threads in ``keep`` are never deleted.
     """
     if ttl_seconds < 0:
         raise ConfigError(f"ttl_seconds must not be negative, got {ttl_seconds}")
     saver = stateline_saver(db)
     cutoff = (time.time() if now is None else now) - ttl_seconds
-    with saver._transaction(write=False) as cur:
-        idle = [
-            r[0]
-            for r in cur.execute(
-                "SELECT thread_id FROM sl_checkpoints GROUP BY thread_id HAVING max(created_at) < ?",
-                (cutoff,),
-            )
-        ]
+    spared = set(keep)
+    idle = [t for t in saver.idle_thread_ids(cutoff) if t not in spared]
     delete_threads(db, idle)
     if vacuum_after and idle:
         vacuum(db)
@@ -132,7 +132,7 @@ def delete_threads(db: Database, thread_ids: Sequence[str]) -> None:
 
 
 def _delete_from_thread_index(db: Database, thread_ids: Sequence[str]) -> None:
-    if db.query_one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'threads'") is None:
+    if not ThreadIndex.present(db):
         return
     for thread_id in thread_ids:
         db.execute("DELETE FROM threads WHERE thread_id = ?", (thread_id,))
@@ -141,10 +141,15 @@ def _delete_from_thread_index(db: Database, thread_ids: Sequence[str]) -> None:
 def vacuum(db: Database, *, full: bool = False) -> None:
     """Return free pages to the OS and empty the WAL.
 
-    Incremental on files created by this stateline; on older files (or with
+    SQLite: incremental on files created by this stateline; on older files (or with
     ``full=True``) a full VACUUM that also switches them to incremental mode.
+    PostgreSQL: ``VACUUM`` (``VACUUM FULL`` with ``full=True``, which locks the tables)
+    of the checkpoint tables, so the freed space is reused.
     """
     saver = stateline_saver(db)
+    if not isinstance(saver, StatelineSqliteSaver):
+        saver.vacuum(full=full)
+        return
     conn = saver.conn
     with saver.lock:
         try:

@@ -356,6 +356,34 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         with self._transaction(write=False) as cur:
             return [r[0] for r in cur.execute("SELECT DISTINCT thread_id FROM sl_checkpoints")]
 
+    def head_probe(self, thread_id: str, needed: Any) -> tuple[dict[str, Any], bool] | None:
+        """The head checkpoint of the root namespace with only its small values and the
+        channels ``needed(checkpoint)`` names, and whether it has pending writes.
+
+        What retention asks of every thread, without rebuilding message lists.
+        """
+        with self._transaction(write=False) as cur:
+            row = cur.execute(
+                "SELECT checkpoint_id, type, checkpoint FROM sl_checkpoints WHERE thread_id = ? "
+                "AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1",
+                (thread_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            checkpoint = {"id": row[0], **self.codec.loads_typed((row[1], row[2]))}
+            inline = checkpoint.get("channel_values") or {}
+            versions = checkpoint["channel_versions"]
+            wanted = {c: versions[c] for c in needed(checkpoint) if c in versions and c not in inline}
+            checkpoint["channel_values"] = {**inline, **self.values.read(cur, thread_id, "", wanted)}
+            sql = "SELECT 1 FROM sl_writes WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id = ? LIMIT 1"
+            return checkpoint, cur.execute(sql, (thread_id, row[0])).fetchone() is not None
+
+    def idle_thread_ids(self, cutoff: float) -> list[str]:
+        """Threads whose newest checkpoint was written before ``cutoff`` (epoch seconds)."""
+        with self._transaction(write=False) as cur:
+            sql = "SELECT thread_id FROM sl_checkpoints GROUP BY thread_id HAVING max(created_at) < ?"
+            return [r[0] for r in cur.execute(sql, (cutoff,))]
+
 
 INLINE_STR = 128
 """Strings up to this length are stored inside the checkpoint row, like numbers and None."""

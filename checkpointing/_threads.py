@@ -55,6 +55,11 @@ class ThreadIndex:
         self._db = db
         db.migrate("threads", MIGRATIONS)
 
+    @staticmethod
+    def present(db: Database) -> bool:
+        """Whether ``db`` has a thread index (some App created it), without creating one."""
+        return db.query_one("SELECT 1 FROM stateline_schema WHERE component = 'threads'") is not None
+
     def touch(self, thread_id: str, *, user_id: str | None, workflow: str | None) -> None:
         """Record that ``thread_id`` accepted one more turn (creating its row on the first)."""
         t = now()

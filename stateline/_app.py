@@ -12,7 +12,7 @@ from langgraph.errors import GraphInterrupt
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from checkpointing import Database, ThreadIndex, ThreadInfo, open_database
+from checkpointing import AutoRetention, Database, ThreadIndex, ThreadInfo, open_database
 from graphs import Agent, AgentRegistry, HookSet, build_supervisor
 from lifecycle import RetryPolicy
 from nodes import EffectLedger, Gate, ModelProvider, provider_from_env
@@ -56,6 +56,8 @@ class App:
             self.registry.load_toml(agents_file)
         self.provider = provider or provider_from_env()
         self.hooks = HookSet(hooks)
+        if (retention := AutoRetention.from_env(self.database)) is not None:  # STATELINE_RETENTION_KEEP_LAST
+            self.hooks.add(retention)
         self.workflow = workflow
         self.durability = durability
         self.threads = ThreadIndex(self.database)

@@ -18,7 +18,6 @@ from rich.table import Table
 from stateline_errors import StatelineError
 
 from ._app import App
-from ._convert import checkpoint_row
 from ._session import db_url, open_session
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Multi-agent conversations that survive crashes.")
@@ -164,21 +163,6 @@ def threads_show(ctx: typer.Context, thread: str, example: str = ExampleOpt) -> 
     emit(ctx, view, render)
 
 
-@threads_app.command("history")
-def threads_history(ctx: typer.Context, thread: str, limit: int = typer.Option(50, "--limit", min=1), example: str = ExampleOpt) -> None:
-    """The thread's checkpoints, newest first."""
-    with _session(ctx, example) as session:
-        rows = [checkpoint_row(s) for s in session.history(thread, limit=limit)]
-
-    def render() -> None:
-        table = Table("checkpoint", "step", "source", "next", "messages", "created")
-        for r in rows:
-            table.add_row(r["checkpoint_id"], str(r["step"]), str(r["source"]), ",".join(r["next"]) or "-", str(r["messages"]), str(r["created_at"]))
-        out.print(table)
-
-    emit(ctx, rows, render)
-
-
 @agents_app.command("list")
 def agents_list(ctx: typer.Context, example: str = ExampleOpt, agents_file: Optional[str] = AgentsFileOpt) -> None:
     """The agents of an example (or agents file) and what they do."""
@@ -236,6 +220,8 @@ def main(argv: list[str] | None = None) -> None:
 
 from . import _cli_ops  # noqa: E402,F401 - registers runs, stats, recover, effects, agents pause/...
 from . import _cli_worker  # noqa: E402,F401 - registers enqueue, jobs, worker
+from . import _cli_storage  # noqa: E402,F401 - registers prune, rekey, threads history/rewind/fork/delete
+
 
 if __name__ == "__main__":
     main()

@@ -64,3 +64,17 @@ def cfg(thread_id: str, checkpoint_id: str | None = None) -> dict[str, Any]:
 
 def file_bytes(path: Path) -> int:
     return sum(os.path.getsize(f"{path}{s}") for s in ("", "-wal") if os.path.exists(f"{path}{s}"))
+
+
+SAVER_TABLES = {
+    "sqlite": ("sl_checkpoints", "sl_blobs", "sl_writes"),
+    "postgres": ("checkpoints", "checkpoint_blobs", "checkpoint_writes"),
+}
+
+
+def saver_rows(db: Database) -> tuple:
+    """Every row of the saver's tables, in a stable order (what 'changes nothing' compares)."""
+    return tuple(
+        tuple(tuple(r) for r in db.query(f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4"))
+        for t in SAVER_TABLES[db.url.backend]
+    )

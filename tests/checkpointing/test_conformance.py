@@ -1,10 +1,11 @@
-"""LangGraph's checkpointer conformance suite, all eight capabilities, on a real SQLite file."""
+"""LangGraph's checkpointer conformance suite, all eight capabilities, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 
+import pytest
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 
 from checkpointing import open_database
@@ -15,12 +16,15 @@ CAPABILITIES = {
 }  # fmt: skip
 
 
-def test_conformance_all_capabilities(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_conformance_all_capabilities(backend, request, tmp_path):
     counter = itertools.count()
+    # one PostgreSQL schema for the whole suite: every conformance test uses fresh thread ids
+    pg_url = request.getfixturevalue("pg_url") if backend == "postgres" else None
 
-    @checkpointer_test(name="StatelineSqliteSaver")
+    @checkpointer_test(name=f"stateline-{backend}")
     async def factory():
-        db = open_database(f"sqlite:///{tmp_path}/conf{next(counter)}.db")
+        db = open_database(pg_url or f"sqlite:///{tmp_path}/conf{next(counter)}.db")
         try:
             yield db.saver
         finally:
@@ -32,4 +36,3 @@ def test_conformance_all_capabilities(tmp_path):
     failures = {cap: r.failures for cap, r in results.items() if not (r.detected and r.passed)}
     assert not failures, failures
     assert all(r.tests_passed > 0 for r in results.values())
-

@@ -61,3 +61,25 @@ def test_removed_message_is_not_resurrected(chat: Chat):
     chat.db.saver.values.forget_all()  # read back from the file, not the cache
     contents = [m.content for m in chat.graph.get_state(cfg("t")).values["messages"]]
     assert contents == ["answer 1", "two", "answer 3", "three"]
+
+
+def test_codec_reads_rows_of_every_format_and_primes_with_its_dictionary():
+    """zd1+ rows (current), deflate+ rows (before the dictionary) and plain rows all decode."""
+    import zlib
+
+    from langchain_core.messages import AIMessage
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    from checkpointing._codec import ZlibCodec, inflate
+
+    serde = JsonPlusSerializer()
+    codec = ZlibCodec(serde)
+    value = [AIMessage("a reply of some length " * 3, id="m1")]
+    type_, data = codec.dumps_typed(value)
+    plain_type, plain = serde.dumps_typed(value)
+    assert type_ == "zd1+" + plain_type and len(data) < len(plain) * 0.6
+    packer = zlib.compressobj(6, zlib.DEFLATED, -12, 2)
+    legacy = ("deflate+" + plain_type, packer.compress(plain) + packer.flush())
+    for row in ((type_, data), legacy, (plain_type, plain)):
+        assert codec.loads_typed(row) == value
+        assert inflate(*row) == (plain_type, plain)
