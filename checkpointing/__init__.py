@@ -1,6 +1,18 @@
 """Where conversations live: a database from a URL, its saver, store and thread index."""
 
 from ._database import Database, Migration, now, open_database
+from ._rekey import rekey
+from ._sql import Row
+from ._history import delete_thread, fork, iter_history, rewind
+from ._retention import (
+    ThreadCleanup,
+    delete_idle_threads,
+    on_threads_deleted,
+    prune,
+    remove_thread_cleanup,
+    vacuum,
+)
+from ._saver import StatelineSqliteSaver
 from ._threads import ThreadIndex, ThreadInfo
 from ._url import DEFAULT_URL, DatabaseURL, parse_db_url
 
@@ -9,9 +21,22 @@ __all__ = [
     "Database",
     "DatabaseURL",
     "Migration",
+    "Row",
+    "StatelineSqliteSaver",
+    "ThreadCleanup",
     "ThreadIndex",
     "ThreadInfo",
+    "delete_idle_threads",
+    "delete_thread",
+    "fork",
+    "iter_history",
     "now",
+    "on_threads_deleted",
     "open_database",
     "parse_db_url",
+    "prune",
+    "rekey",
+    "remove_thread_cleanup",
+    "rewind",
+    "vacuum",
 ]

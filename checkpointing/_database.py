@@ -8,23 +8,23 @@ same database, so that after a crash one file tells the whole story.
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.store.base import BaseStore
 from langgraph.store.memory import InMemoryStore
 from langgraph.store.sqlite import SqliteStore
 
-from stateline_errors import ConfigError, SchemaVersionError, StorageError
+from stateline_errors import SchemaVersionError, StorageError
 
-from . import _sqlite
+from . import _crypto, _sqlite
+from ._sql import Backend, Row, SqliteBackend, Transaction, statements
+from ._saver import StatelineSqliteSaver
 from ._url import DatabaseURL, parse_db_url
 
 Migration = tuple[int, str]
@@ -38,7 +38,11 @@ def now() -> float:
 
 @dataclass
 class Database:
-    """An open database: a LangGraph saver, a LangGraph store and stateline's own tables."""
+    """An open database: a LangGraph saver, a LangGraph store and stateline's own tables.
+
+    The same API on SQLite and PostgreSQL (see :mod:`checkpointing._sql` for the SQL
+    subset that runs on both). Safe to share between threads.
+    """
 
     url: DatabaseURL
     """Where it lives."""
@@ -46,50 +50,37 @@ class Database:
     """LangGraph checkpoint saver for every thread."""
     store: BaseStore
     """LangGraph cross-thread memory (keyed by namespace, e.g. user id)."""
-    _conn: sqlite3.Connection
+    _backend: Backend
     _closers: list[Any] = field(default_factory=list)
-    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _cipher: _crypto.Cipher | None = None
+
+    def __post_init__(self) -> None:
+        if not self._backend.where:
+            self._backend.where = repr(self.url.raw)
 
     # -- stateline's own tables -------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one write statement in its own transaction; return the affected row count."""
-        with self._lock:
-            try:
-                return self._conn.execute(sql, params).rowcount
-            except sqlite3.Error as exc:
-                raise _sqlite.translate_error(exc, self.url.raw) from exc
+        return self._backend.execute(sql, params)
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run one read statement and return every row (rows index by column name)."""
-        with self._lock:
-            try:
-                cur = self._conn.execute(sql, params)
-                return cur.fetchall()
-            except sqlite3.Error as exc:
-                raise _sqlite.translate_error(exc, self.url.raw) from exc
+        return self._backend.query(sql, params)
 
-    def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = self.query(sql, params)
         return rows[0] if rows else None
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction taken up front (BEGIN IMMEDIATE), so check-then-write is atomic."""
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise _sqlite.translate_error(exc, self.url.raw) from exc
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            else:
-                try:
-                    self._conn.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    raise _sqlite.translate_error(exc, self.url.raw) from exc
+    def transaction(self) -> Iterator[Transaction]:
+        """A write transaction: ``tx.execute(sql, params)`` returns a cursor (fetchone/fetchall/rowcount).
+
+        SQLite takes the write lock up front (BEGIN IMMEDIATE); PostgreSQL runs a real
+        transaction in which ``SELECT ... FOR UPDATE`` locks rows. Either way check-then-write
+        inside one block is atomic; an exception rolls everything back.
+        """
+        with self._backend.transaction() as tx:
+            yield tx
 
     def migrate(self, component: str, migrations: Sequence[Migration]) -> None:
         """Bring ``component``'s tables to the newest version in ``migrations``.
@@ -98,27 +89,42 @@ class Database:
         old code on a newer schema could write rows the newer code misreads.
         """
         known = max((v for v, _ in migrations), default=0)
-        with self.transaction() as conn:
-            row = conn.execute(
+        with self.transaction() as tx:
+            self._backend.lock_migrations(tx)
+            row = tx.execute(
                 "SELECT version FROM stateline_schema WHERE component = ?", (component,)
             ).fetchone()
             current = row[0] if row else 0
             if current > known:
                 raise SchemaVersionError(
-                    f"database {self.url.raw!r} has {component} schema v{current}, "
+                    f"database {self._backend.where} has {component} schema v{current}, "
                     f"this stateline knows up to v{known}; upgrade stateline",
-                    location=self.url.raw,
+                    location=self._backend.where,
                 )
             for version, script in sorted(migrations):
                 if version > current:
-                    for statement in _statements(script):
-                        conn.execute(statement)
+                    for statement in statements(script):
+                        tx.execute(self._backend.ddl(statement))
             if known > current:
-                conn.execute(
+                tx.execute(
                     "INSERT INTO stateline_schema(component, version) VALUES (?, ?) "
                     "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
                     (component, known),
                 )
+
+    # -- encryption at rest -------------------------------------------------------
+    @property
+    def encrypted(self) -> bool:
+        """Whether this database seals checkpoints, store values and ``encrypt``-ed fields."""
+        return self._cipher is not None
+
+    def encrypt(self, value: str | bytes) -> str | bytes:
+        """Seal ``value`` for an app-table column (a text token); unchanged when not encrypted."""
+        return _crypto.encrypt_value(self._cipher, value)
+
+    def decrypt(self, value: str | bytes) -> str | bytes:
+        """The inverse of :meth:`encrypt` (same type back); plain values pass through."""
+        return _crypto.decrypt_value(self._cipher, value)
 
     def close(self) -> None:
         for closer in reversed(self._closers):
@@ -128,40 +134,73 @@ class Database:
                 pass
         self._closers.clear()
 
+    def __enter__(self) -> Database:
+        return self
 
-def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-def open_database(url: str | None = None) -> Database:
+def open_database(url: str | None = None, *, key: str | bytes | Literal[False] | None = None) -> Database:
     """Open (creating if needed) the database at ``url``; see :func:`parse_db_url`.
 
     Nothing is written to an existing file until it has been checked read-only to be a
     sound SQLite database, so a wrong ``--db`` never damages someone else's file.
+
+    ``key`` (default: ``$STATELINE_AES_KEY``; ``False``: none, whatever the environment says)
+    turns on encryption at rest; a database created with a key must always be opened with
+    that key, and one created without a key without one (EncryptionKeyError otherwise).
+    :func:`checkpointing.rekey` changes the key.
     """
     parsed = parse_db_url(url)
+    cipher = _crypto.key_from_env(key)
     if parsed.backend == "memory":
-        return _open_memory(parsed)
-    if parsed.backend == "sqlite":
-        return _open_sqlite(parsed)
-    raise ConfigError(
-        f"PostgreSQL URL {parsed.raw!r} is not supported by this build yet; use sqlite:///path"
-    )
+        db = _open_memory(parsed)
+    elif parsed.backend == "sqlite":
+        with _sqlite.setup_lock(parsed.path):
+            db = _open_sqlite(parsed)
+    else:
+        db = _open_postgres(parsed)
+    try:
+        _crypto.check_key(db._backend, cipher)
+        if cipher is not None:
+            _encrypt(db, cipher)
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
-def _app_connection(conn: sqlite3.Connection) -> sqlite3.Connection:
-    conn.row_factory = sqlite3.Row
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS stateline_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
-    )
-    return conn
+def _encrypt(db: Database, cipher: _crypto.Cipher) -> None:
+    from ._pg import StatelinePostgresSaver, UnboxingSerde
+
+    serde = _crypto.encrypting_serde(cipher, db.saver.serde)
+    if isinstance(db.saver, StatelinePostgresSaver):
+        db.saver.box_primitives = True
+        db.saver.serde = UnboxingSerde(serde)
+    else:
+        db.saver.serde = serde
+    db.store = _crypto.EncryptedStore(db.store, cipher)
+    db._cipher = cipher
+
+
+def _app_connection(conn: sqlite3.Connection) -> SqliteBackend:
+    return SqliteBackend(conn, "")  # Database fills in where it lives
 
 
 def _open_memory(parsed: DatabaseURL) -> Database:
     conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
     db = Database(parsed, InMemorySaver(), InMemoryStore(), _app_connection(conn))
-    db._closers.append(conn)
+    db._closers.append(db._backend)
     return db
+
+
+def _open_postgres(parsed: DatabaseURL) -> Database:
+    from . import _pg  # psycopg loads only for PostgreSQL URLs
+
+    assert parsed.dsn is not None
+    saver, store, backend, pool = _pg.open_postgres(parsed.dsn)
+    return Database(parsed, saver, store, backend, [pool])
 
 
 def _open_sqlite(parsed: DatabaseURL) -> Database:
@@ -175,7 +214,7 @@ def _open_sqlite(parsed: DatabaseURL) -> Database:
         closers.append(store_conn)
         app_conn = _sqlite.connect(parsed.path, autocommit=True)
         closers.append(app_conn)
-        saver = SqliteSaver(saver_conn)
+        saver = StatelineSqliteSaver(saver_conn)
         saver.setup()
         store = SqliteStore(store_conn)
         _sqlite.setup_store(store)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from stateline_errors import CorruptDatabaseError, DatabaseLockedError, StorageE
 
 BUSY_TIMEOUT_MS = 30_000
 BUSY_TIMEOUT_ENV = "STATELINE_BUSY_TIMEOUT_MS"
+QUICK_CHECK_MAX_BYTES = 64 * 1024 * 1024
 
 
 def busy_timeout_ms() -> int:
@@ -58,16 +61,44 @@ def _check_readable_database(path: Path) -> None:
         raise StorageError(f"cannot open database {str(path)!r}: {exc}", location=str(path)) from exc
     try:
         conn.execute("PRAGMA schema_version").fetchone()
-        rows = conn.execute("PRAGMA quick_check(1)").fetchall()
+        # quick_check reads every page: affordable for small files, too slow to run on every
+        # open of a large one (there, damage surfaces as CorruptDatabaseError on first read).
+        small = path.stat().st_size <= QUICK_CHECK_MAX_BYTES
+        rows = conn.execute("PRAGMA quick_check(1)").fetchall() if small else [("ok",)]
     except sqlite3.DatabaseError as exc:
         raise _translate(exc, str(path)) from exc
     finally:
         conn.close()
     if rows and rows[0][0] != "ok":
+        detail = " ".join(str(rows[0][0]).split())
         raise CorruptDatabaseError(
-            f"database {str(path)!r} is damaged ({rows[0][0]}); restore it from a backup",
+            f"database {str(path)!r} is damaged ({detail}); restore it from a backup",
             location=str(path),
         )
+
+
+@contextmanager
+def setup_lock(path: Path | None) -> Iterator[None]:
+    """Serialize first-open setup of databases in one folder across processes and threads.
+
+    LangGraph's SqliteSaver/SqliteStore ``setup()`` read then insert their migration rows
+    without a write lock, so two processes opening a new file at once can both try to
+    record the same migration ("UNIQUE constraint failed: store_migrations.v"). The lock is
+    ``flock`` on the folder: never on the database file itself, since opening and closing
+    another descriptor on it would drop SQLite's own POSIX locks in this process.
+    """
+    folder = path.parent if path is not None and str(path.parent) else Path(".")
+    try:
+        import fcntl
+        fd = os.open(folder, os.O_RDONLY)
+    except (ImportError, OSError):
+        yield  # no such folder (reported by the open itself) or no flock on this platform
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
 
 
 def connect(path: Path, *, autocommit: bool = False) -> sqlite3.Connection:

@@ -108,7 +108,7 @@ def build_agent_graph(
     hooks = hooks or HookSet()
     nodes = {
         "collect": make_collect(agent.name, agent.schema, provider),
-        "validate": make_validate(agent.name, agent.schema, agent.description, provider, approval=agent.approval),
+        "validate": make_validate(agent.name, agent.schema, agent.description, approval=agent.approval),
         "act": make_act(agent.name, agent.schema, agent.act, ledger),
     }
     builder = StateGraph(ConversationState)

@@ -69,9 +69,12 @@ def ask_message(agent: str, description: str, problems: list[str]) -> str:
 
 
 def make_validate(
-    agent: str, schema: type[BaseModel], description: str, provider: ModelProvider, *, approval: bool
+    agent: str, schema: type[BaseModel], description: str, *, approval: bool
 ) -> Callable[..., Command]:
     """``validate``: go on to ``act`` when the draft is valid, else ask for exactly what is wrong.
+
+    The question is a template on every provider: it must name each field and pydantic's
+    reason exactly, which a model's paraphrase cannot be trusted to keep.
 
     With ``approval``, a valid draft pauses the thread with ``interrupt()`` until a person
     approves, rejects or edits it (edits are validated again).
@@ -81,10 +84,7 @@ def make_validate(
         draft = dict((state.get("drafts") or {}).get(agent) or {})
         fields, problems = describe_problems(schema, draft)
         if problems:
-            text = provider.reply(
-                "Ask the user for the missing or invalid fields; keep field names and reasons.",
-                ask_message(agent, description, problems),
-            )
+            text = ask_message(agent, description, problems)
             return Command(
                 goto=END,
                 update={"messages": [AIMessage(text, name=agent)], "asked": {agent: fields}, "active_agent": agent},

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
-_LEAD = re.compile(r"^\s*(?:is|are|=|:|of|to|at|be|should be|as)?\s*[:=]?\s*", re.I)
+_LEAD = re.compile(r"^\s*(?:(?:is|are|of|to|at|be|should be|as)\b|[:=])?\s*[:=]?\s*", re.I)
 _TRAIL = re.compile(r"[\s,;.!?]*(?:\band\b)?[\s,;.!?]*$", re.I)
 
 

@@ -74,9 +74,9 @@ class OpenAIProvider:
         except ModelProviderError:
             raise
         except Exception as exc:  # noqa: BLE001 - every provider failure becomes one typed error
-            err = ModelProviderError(f"OpenAI {what} failed ({type(exc).__name__}): {exc}")
-            err.transient = _is_transient(exc)  # type: ignore[attr-defined]
-            raise err from exc
+            raise ModelProviderError(
+                f"OpenAI {what} failed ({type(exc).__name__}): {exc}", transient=_is_transient(exc)
+            ) from exc
 
     def extract(
         self, schema: type[BaseModel], message: str, *, draft: Mapping[str, Any], asked: Sequence[str]

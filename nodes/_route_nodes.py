@@ -74,6 +74,8 @@ def make_fallback(cards: Callable[[], Sequence[AgentCard]], provider: ModelProvi
             else "No agents are available right now."
         )
         text = provider.reply("Explain briefly that the request is out of scope and list the options.", facts)
+        if available and not all(c.name in text for c in available):
+            text = f"{text}\n{capabilities(available)}"  # a model's answer must still list every agent
         return {"messages": [AIMessage(text, name=SUPERVISOR)]}
 
     return fallback

@@ -21,12 +21,14 @@ STICKY_BONUS = 0.5
 
 
 def _words(text: str) -> set[str]:
-    words = set(re.findall(r"[a-z0-9]+", text.lower()))
+    words = set(re.findall(r"[a-z0-9_]+", text.lower()))
     return words | {w[:-1] for w in words if len(w) > 3 and w.endswith("s")}
 
 
 def _phrase_hit(phrase: str, text: str, words: set[str]) -> bool:
-    phrase = phrase.lower().replace("_", " ").strip()
+    phrase = phrase.lower().strip()
+    if "_" in phrase:
+        return phrase in words or _phrase_hit(phrase.replace("_", " "), text, words)
     if " " in phrase:
         return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text) is not None
     return phrase in words

@@ -204,6 +204,16 @@ def agents_list(ctx: typer.Context, example: str = ExampleOpt, agents_file: Opti
     emit(ctx, rows, render)
 
 
+@agents_app.command("show")
+def agents_show(ctx: typer.Context, name: str, example: str = ExampleOpt, agents_file: Optional[str] = AgentsFileOpt) -> None:
+    """One agent: what it does and the fields it collects."""
+    with _session(ctx, example, agents_file) as session:
+        agent = session.registry.get(name)
+        row = {"name": agent.name, "description": agent.description, "intents": list(agent.intents),
+               "schema": agent.schema.model_json_schema(), "approval": agent.approval}
+    emit(ctx, row, lambda: out.print_json(json.dumps(row)))
+
+
 def _when(ts: float | None) -> str:
     import datetime as dt
 

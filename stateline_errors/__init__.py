@@ -148,7 +148,11 @@ class SchemaVersionError(StorageError):
 
 
 class ModelProviderError(StatelineRuntimeError):
-    """The model provider failed or answered something unusable."""
+    """The model provider failed; ``transient`` errors (timeouts, rate limits) are worth retrying."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        self.transient = transient
+        super().__init__(message)
 
     transient: bool = False
     """True when retrying later may succeed (timeout, rate limit, connection); recovery retries those."""

@@ -1,0 +1,1 @@
+"""Benchmarks of stateline against plain LangGraph (not tests): `python -m bench [--quick]`."""

@@ -1,0 +1,126 @@
+"""Run every benchmark: stock LangGraph SqliteSaver and stateline, same machine, same run.
+
+    python -m bench            # full: 1000-turn conversation (a few minutes)
+    python -m bench --quick    # 200 turns, fewer concurrent turns (well under a minute)
+
+Prints the table and writes bench/RESULTS.md. Timings are never asserted anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+from bench import concurrency, conversation, history, raw, resume
+from bench._table import Row, render
+
+DURABLE_COMMITS_PER_TURN = 5
+"""Checkpoints per turn of the bench graph (input + 3 nodes + START): each is one fsync."""
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return (
+        f"{os.cpu_count()} cores (nproc), {cpu}; Python {platform.python_version()}; "
+        f"langgraph {version('langgraph')}, langgraph-checkpoint-sqlite {version('langgraph-checkpoint-sqlite')}; "
+        f"SQLite {__import__('sqlite3').sqlite_version}; {platform.system()} {platform.release()}"
+    )
+
+
+def run(folder: Path, quick: bool) -> list[Row]:
+    turns = 200 if quick else 1000
+    rows: list[Row] = []
+    backends, times = {}, {}
+    for kind in ("stock", "ours"):
+        print(f"[bench] {kind}: {turns} turns ...", flush=True)
+        backends[kind], times[kind] = conversation.run_turns(kind, folder, turns)
+    rows += conversation.rows(times, turns)
+    size = {k: conversation.settled_bytes(b) for k, b in backends.items()}
+    rows += conversation.disk_rows(size["stock"], size["ours"], turns)
+
+    n_items = backends["ours"].checkpoints(conversation.THREAD)
+    print(f"[bench] streaming {n_items} checkpoints ...", flush=True)
+    hist = {k: history.measure(b, budget_s=6 if quick else 12, total_items=n_items) for k, b in backends.items()}
+    rows += history.rows(hist["stock"], hist["ours"], n_items)
+
+    print("[bench] resume after restart ...", flush=True)
+    res: dict[str, dict[tuple[str, bool], tuple[float, int]]] = {}
+    for kind, backend in backends.items():
+        resume.short_thread(backend)
+        res[kind] = {(t, r): resume.measure(backend, t, restart=r) for t, r in resume.CASES}
+    rows += resume.rows(res)
+    rows.append(conversation.retention_row(backends["ours"], size["stock"], turns))
+    for backend in backends.values():
+        backend.close()
+
+    conc: dict[int, dict[str, tuple[float, int]]] = {}
+    for workers in (1, 8, 32):
+        print(f"[bench] {workers} concurrent conversations ...", flush=True)
+        each = (3 if quick else 10) if workers == 32 else (5 if quick else 20)
+        conc[workers] = {k: concurrency.run(k, folder, workers, each) for k in ("stock", "ours")}
+    rows += concurrency.rows(conc)
+
+    payload = max(64, size["ours"] // max(1, n_items))
+    rate = raw.commits_per_second(folder, payload, 300 if quick else 2000)
+    ours_rate = len(times["ours"]) / sum(times["ours"])
+    rows += raw.rows(rate, payload, ours_rate, DURABLE_COMMITS_PER_TURN)
+    return rows
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
+
+
+def results_md(table: str, quick: bool, loads: tuple[str, str]) -> str:
+    mode = "quick (200 turns)" if quick else "full (1000 turns)"
+    return f"""# stateline storage benchmark
+
+Machine: {machine()}
+
+Machine load (other work shares these {os.cpu_count()} cores): at start {loads[0]}; at end {loads[1]}.
+
+Mode: {mode}. Command: `python -m bench{' --quick' if quick else ''}` (`make bench`).
+Graph: 3 nodes (route -> reply -> count) with `add_messages`, one 200-character
+human and one AI message per turn, `durability="sync"`, one SQLite file on local disk.
+"stock LangGraph" is `langgraph.checkpoint.sqlite.SqliteSaver` on a plain
+`sqlite3.connect`, measured in the same run. "better by" is stock/stateline for
+times and sizes, stateline/stock for rates. Disk bytes are counted after a WAL
+checkpoint (main file + WAL). Resume latency is measured on a freshly opened
+saver (as a restarted process) and on the running one (a node raised in the same
+process), median of 3 each. Other work may share this machine: compare ratios
+within one run, not absolute figures across runs.
+
+{table}
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="200 turns and fewer concurrent turns")
+    parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
+    args = parser.parse_args()
+    start_load = load()
+    with tempfile.TemporaryDirectory(prefix="stateline-bench-") as tmp:
+        rows = run(Path(tmp), args.quick)
+    table = render(rows)
+    loads = (start_load, load())
+    print()
+    print(machine())
+    print(f"{loads[0]} at start, {loads[1]} at end")
+    print(table)
+    Path(args.out).write_text(results_md(table, args.quick, loads))
+    print(f"\nwritten to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Many conversations at once on one SQLite file: each worker thread opens its own connections."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from bench._graph import Backend, turn
+from bench._table import Row
+
+
+def run(kind: str, folder: Path, workers: int, turns_each: int) -> tuple[float, int]:
+    """(turns/s over all workers, errors) for ``workers`` conversations of ``turns_each`` turns."""
+    setup = Backend(kind, folder / f"{kind}-concurrent-{workers}.db")
+    errors: list[str] = []
+    done = [0]
+    lock = threading.Lock()
+
+    def worker(i: int) -> None:
+        try:
+            mine = setup.reopen()
+        except Exception as exc:  # noqa: BLE001 - counted, not fatal
+            with lock:
+                errors.append(repr(exc))
+            return
+        try:
+            for _ in range(turns_each):
+                try:
+                    turn(mine.graph, f"w{i}")
+                    with lock:
+                        done[0] += 1
+                except Exception as exc:  # noqa: BLE001 - counted, not fatal
+                    with lock:
+                        errors.append(repr(exc))
+        finally:
+            mine.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(workers)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    setup.close()
+    return done[0] / elapsed, len(errors)
+
+
+def rows(results: dict[int, dict[str, tuple[float, int]]]) -> list[Row]:
+    out = []
+    for workers, by_kind in results.items():
+        (s_rate, s_err), (o_rate, o_err) = by_kind["stock"], by_kind["ours"]
+        out.append(
+            Row(f"{workers} concurrent conversations: turns/s", s_rate, o_rate, "turns/s",
+                "0 errors" if workers == 32 else "", (o_err == 0) if workers == 32 else None,
+                note=f"errors: stock {s_err}, stateline {o_err}")
+        )  # fmt: skip
+    return out

@@ -1,0 +1,80 @@
+"""One long conversation, durability="sync": turns/s, time per turn as it grows, disk bytes."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+from bench._graph import Backend, turn
+from bench._table import Row
+from checkpointing import prune, vacuum
+
+THREAD = "long"
+
+
+def run_turns(kind: str, folder: Path, turns: int) -> tuple[Backend, list[float]]:
+    """Run ``turns`` turns of one conversation; return the backend and each turn's seconds."""
+    backend = Backend(kind, folder / f"{kind}-long.db")
+    times = []
+    for _ in range(turns):
+        start = time.perf_counter()
+        turn(backend.graph, THREAD)
+        times.append(time.perf_counter() - start)
+    return backend, times
+
+
+def turn_ms_at(times: list[float], n: int) -> float:
+    """Median of the 10 turns ending at turn ``n`` (one turn alone is too noisy)."""
+    window = times[max(0, n - 10) : n]
+    return statistics.median(window) * 1000
+
+
+def settled_bytes(backend: Backend) -> int:
+    """File bytes once the WAL is checkpointed into the main file (same for both savers)."""
+    conn = backend.saver.conn
+    if backend.kind == "stock":
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    else:
+        with backend.saver.lock:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    return backend.bytes()
+
+
+def rows(times: dict[str, list[float]], turns: int) -> list[Row]:
+    rate = {k: len(t) / sum(t) for k, t in times.items()}
+    out = [
+        Row(f"durable turns/s, one conversation of {turns} turns", rate["stock"], rate["ours"], "turns/s",
+            ">= 4x stock", rate["ours"] >= 4 * rate["stock"]),
+    ]  # fmt: skip
+    for n in (10, 100, 1000):
+        if n <= turns:
+            out.append(
+                Row(f"time per turn at turn {n}", turn_ms_at(times["stock"], n), turn_ms_at(times["ours"], n),
+                    "ms", higher_is_better=False)
+            )  # fmt: skip
+    last = min(1000, turns)
+    growth = turn_ms_at(times["ours"], last) / turn_ms_at(times["ours"], 10)
+    stock_growth = turn_ms_at(times["stock"], last) / turn_ms_at(times["stock"], 10)
+    out.append(
+        Row(f"turn {last} / turn 10", stock_growth, growth, "x", "<= 1.5x", growth <= 1.5, higher_is_better=False)
+    )
+    return out
+
+
+def disk_rows(stock_bytes: int, ours_bytes: int, turns: int) -> list[Row]:
+    return [
+        Row(f"disk bytes, one {turns}-turn thread (no retention)", stock_bytes, ours_bytes, "B",
+            "<= 2 MB", ours_bytes <= 2 * 1024 * 1024, higher_is_better=False),
+    ]  # fmt: skip
+
+
+def retention_row(ours: Backend, stock_bytes: int, turns: int, keep: int = 10) -> Row:
+    """Bytes after ``prune(keep_last=keep)`` + incremental vacuum (stock cannot prune)."""
+    assert ours.db is not None
+    prune(ours.db, keep_last=keep)
+    vacuum(ours.db)
+    after = ours.bytes()
+    return Row(f"disk bytes, {turns}-turn thread, prune(keep_last={keep})", stock_bytes, after, "B",
+               "<= 2 MB", after <= 2 * 1024 * 1024, higher_is_better=False,
+               note="stock has no prune: its figure is unpruned")  # fmt: skip

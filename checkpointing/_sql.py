@@ -1,0 +1,223 @@
+"""The small SQL contract stateline's own tables are written against, and its SQLite side.
+
+Every component (threads, lifecycle, runs, events, effects) talks to its tables through
+:class:`Backend`: ``?`` placeholders, rows that index by column name *and* position, and a
+``transaction()`` whose ``execute`` returns a cursor-like object (``fetchone``, ``fetchall``,
+``rowcount``). :mod:`._pg` implements the same contract on PostgreSQL, so a component's SQL
+runs unchanged on both as long as it sticks to the portable subset: ``INSERT ... ON CONFLICT
+... DO UPDATE``, ``RETURNING``, TEXT ids, INTEGER/REAL/TEXT/BLOB columns, no AUTOINCREMENT.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
+
+from . import _sqlite
+
+
+class Row(tuple):
+    """One result row: ``row["col"]``, ``row[0]``, ``row.keys()``, ``dict(row)``.
+
+    The same shape as :class:`sqlite3.Row` (iterating yields values), on both backends.
+    """
+
+    __slots__ = ()
+    _names: tuple[str, ...] = ()
+    """Column names; set on the per-query-shape subclass :func:`make_row` builds."""
+
+    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+        if isinstance(key, str):
+            try:
+                return tuple.__getitem__(self, self._names.index(key))
+            except ValueError:
+                raise IndexError(f"no column named {key!r}; columns: {', '.join(self._names)}") from None
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self._names else default
+
+    def __repr__(self) -> str:
+        return "Row(" + ", ".join(f"{k}={v!r}" for k, v in zip(self._names, self)) + ")"
+
+
+_row_classes: dict[tuple[str, ...], type[Row]] = {}
+
+
+def make_row(names: tuple[str, ...]) -> type[Row]:
+    """The Row class for one column list (cached: a query shape is built once)."""
+    cls = _row_classes.get(names)
+    if cls is None:
+        cls = type("Row", (Row,), {"__slots__": (), "_names": names})
+        _row_classes[names] = cls
+    return cls
+
+
+def _sqlite_row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> Row:
+    names = tuple(d[0] for d in cursor.description)
+    return tuple.__new__(make_row(names), values)
+
+
+class Cursor(Protocol):
+    """What ``Transaction.execute`` returns on every backend."""
+
+    rowcount: int
+
+    def fetchone(self) -> Row | None: ...
+    def fetchall(self) -> list[Row]: ...
+
+
+class Transaction(Protocol):
+    """The object ``Backend.transaction()`` yields."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
+
+
+class Backend(Protocol):
+    """One database's app-table access; thread-safe."""
+
+    where: str
+    """The database as the user named it (password hidden), for messages."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+    def transaction(self) -> AbstractContextManager[Transaction]: ...
+    def ddl(self, statement: str) -> str: ...
+    def lock_migrations(self, tx: Transaction) -> None: ...
+    def close(self) -> None: ...
+
+
+SCHEMA_TABLE = "CREATE TABLE IF NOT EXISTS stateline_schema (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+META_TABLE = "CREATE TABLE IF NOT EXISTS stateline_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+"""Database-wide facts (the encryption key check value)."""
+
+
+class Result:
+    """The rows of one statement, fetched eagerly, and how many rows it touched.
+
+    The same on both backends: ``rowcount`` counts rows written by INSERT/UPDATE/DELETE
+    (also with RETURNING) and rows returned by SELECT.
+    """
+
+    def __init__(self, rows: list[Row], rowcount: int) -> None:
+        self._rows = rows
+        self._next = 0
+        self.rowcount = rowcount
+
+    def fetchone(self) -> Row | None:
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
+
+    def fetchall(self) -> list[Row]:
+        rest = self._rows[self._next :]
+        self._next = len(self._rows)
+        return rest
+
+    @classmethod
+    def of(cls, cur: Any) -> Result:
+        """Drain a DB-API cursor (sqlite3 or psycopg) into a Result."""
+        rows = cur.fetchall() if cur.description is not None else []
+        count = cur.rowcount
+        return cls(rows, count if count >= 0 else len(rows))
+
+
+class SqliteBackend:
+    """App tables on one autocommit sqlite3 connection, guarded by a re-entrant lock."""
+
+    def __init__(self, conn: sqlite3.Connection, where: str) -> None:
+        self.where = where
+        self._conn = conn
+        self._lock = threading.RLock()
+        self._depth = 0
+        conn.row_factory = _sqlite_row
+        self._run(SCHEMA_TABLE)
+        self._run(META_TABLE)
+
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> Result:
+        with self._lock:
+            try:
+                return Result.of(self._conn.execute(without_row_locks(sql), params))
+            except sqlite3.Error as exc:
+                raise _sqlite.translate_error(exc, self.where) from exc
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._run(sql, params).rowcount
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return self._run(sql, params).fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """BEGIN IMMEDIATE (the write lock taken up front); nested calls use a savepoint."""
+        with self._lock:
+            depth = self._depth
+            begin, commit, rollback = (
+                ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+                if depth == 0
+                else (f"SAVEPOINT sp{depth}", f"RELEASE sp{depth}", f"ROLLBACK TO sp{depth}")
+            )
+            self._run(begin)
+            self._depth += 1
+            try:
+                yield _SqliteTx(self)
+            except BaseException:
+                self._depth -= 1
+                try:
+                    self._conn.execute(rollback)
+                    if depth:
+                        self._conn.execute(f"RELEASE sp{depth}")
+                except sqlite3.Error:
+                    pass  # the original error says more than a failed rollback
+                raise
+            else:
+                self._depth -= 1
+                try:
+                    self._run(commit)
+                except BaseException:
+                    if depth == 0 and self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+
+    def ddl(self, statement: str) -> str:
+        return statement
+
+    def lock_migrations(self, tx: Transaction) -> None:
+        """Nothing to do: BEGIN IMMEDIATE already keeps a second migrator out."""
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class _SqliteTx:
+    def __init__(self, backend: SqliteBackend) -> None:
+        self._backend = backend
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        return self._backend._run(sql, params)
+
+
+_ROW_LOCK = re.compile(r"\s+FOR\s+UPDATE(\s+(SKIP\s+LOCKED|NOWAIT))?\s*;?\s*$", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=512)
+def without_row_locks(sql: str) -> str:
+    """Drop a trailing ``FOR UPDATE`` on SQLite, where BEGIN IMMEDIATE already locks every row.
+
+    So a component writes ``SELECT ... FOR UPDATE`` once and it is correct on both backends.
+    """
+    return _ROW_LOCK.sub("", sql)
+
+
+def statements(script: str) -> list[str]:
+    """Split a migration script into statements (no ``;`` inside literals, by convention)."""
+    return [s.strip() for s in script.split(";") if s.strip()]

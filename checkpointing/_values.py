@@ -1,0 +1,276 @@
+"""Channel values stored once per version, list channels stored as appended deltas.
+
+Stock ``SqliteSaver`` writes every channel's value into every checkpoint. With
+``add_messages`` the ``messages`` value is the whole conversation, so a thread of
+N turns stores O(N^2) bytes. Here (as in LangGraph's Postgres saver) a value is
+written once per (thread, ns, channel, version) and checkpoints only name
+versions. On top of that, a ``list`` value whose leading items are the items of
+an already stored version of the same channel is written as a *delta*: a pointer
+to that base version plus the new tail. Storage then grows with content.
+
+Why a delta is always exact: ``_ListView`` holds, for one (thread, ns, channel),
+a list ``items`` and a map ``lengths`` such that for every version v in it,
+``items[:lengths[v]]`` *is* v's stored value (invariant kept by ``_list_row`` and
+``_rebuild``). A new list L is stored as (base u, L[lengths[u]:]) only after each of
+L's first lengths[u] items was checked to be the same object as (or ``==`` to) the
+corresponding item of ``items``. Stored versions are never rewritten (INSERT OR
+IGNORE), so a cached view never goes stale; a base that a concurrent prune
+removed is detected in the writing transaction (``base_exists``) and the value
+is written in full instead.
+
+Items are treated as immutable once stored (LangChain messages are replaced by
+id, never edited in place, by ``add_messages``): mutating a message object in
+place after it was checkpointed is not seen by the identity check.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from langgraph.checkpoint.serde.base import SerializerProtocol
+
+from stateline_errors import CorruptDatabaseError
+
+VIEW_CACHE_SIZE = 256
+"""How many (thread, ns, channel) list views stay in memory (LRU)."""
+
+_CHAIN_SQL = """
+WITH RECURSIVE chain(version, base_version, type, blob, length, depth) AS (
+    SELECT version, base_version, type, blob, length, 0 FROM sl_blobs
+    WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?
+    UNION ALL
+    SELECT b.version, b.base_version, b.type, b.blob, b.length, c.depth + 1
+    FROM chain c JOIN sl_blobs b
+      ON b.thread_id = ? AND b.checkpoint_ns = ? AND b.channel = ? AND b.version = c.base_version
+)
+SELECT version, type, blob, length FROM chain ORDER BY depth DESC
+"""
+
+_INSERT_SQL = (
+    "INSERT OR IGNORE INTO sl_blobs (thread_id, checkpoint_ns, channel, version, type, blob, "
+    "base_version, length) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+Key = tuple[str, str, str]
+
+
+@dataclass
+class _ListView:
+    """A materialised list plus the stored versions that are prefixes of it."""
+
+    items: list[Any]
+    lengths: dict[str, int] = field(default_factory=dict)
+    tip: str | None = None
+    """The version whose value is all of ``items``."""
+
+    def extends_tip(self, new: list[Any]) -> bool:
+        """True if ``new`` starts with all of ``items`` (the common case: messages appended).
+
+        List ``==`` runs in C and tries identity before ``__eq__`` for each item.
+        """
+        n = len(self.items)
+        return self.tip is not None and len(new) >= n and new[:n] == self.items
+
+    def common_prefix(self, new: list[Any]) -> int:
+        n = min(len(self.items), len(new))
+        old = self.items
+        for i in range(n):
+            a, b = old[i], new[i]
+            if a is not b and a != b:
+                return i
+        return n
+
+    def best_base(self, prefix: int) -> str | None:
+        """The version with the longest stored value that fits inside ``prefix``."""
+        best, best_len = None, -1
+        for version, length in self.lengths.items():
+            if best_len < length <= prefix:
+                best, best_len = version, length
+        return best
+
+
+class ValueStore:
+    """Reads and writes channel values of the ``sl_blobs`` table (caller holds the lock)."""
+
+    def __init__(self, serde: SerializerProtocol) -> None:
+        self.serde = serde
+        self._views: OrderedDict[Key, _ListView] = OrderedDict()
+
+    # -- cache ---------------------------------------------------------------
+    def _view(self, key: Key) -> _ListView | None:
+        view = self._views.get(key)
+        if view is not None:
+            self._views.move_to_end(key)
+        return view
+
+    def _keep(self, key: Key, view: _ListView) -> None:
+        self._views[key] = view
+        self._views.move_to_end(key)
+        while len(self._views) > VIEW_CACHE_SIZE:
+            self._views.popitem(last=False)
+
+    def forget_thread(self, thread_id: str) -> None:
+        for key in [k for k in self._views if k[0] == thread_id]:
+            del self._views[key]
+
+    def forget_all(self) -> None:
+        self._views.clear()
+
+    # -- writing -------------------------------------------------------------
+    def write(
+        self,
+        cur: sqlite3.Cursor,
+        thread_id: str,
+        ns: str,
+        values: Mapping[str, Any],
+        versions: Mapping[str, Any],
+    ) -> None:
+        """Store each channel of ``versions`` at its version (inside the caller's transaction)."""
+        for channel, version in versions.items():
+            key = (thread_id, ns, channel)
+            if channel not in values:
+                continue  # an empty channel: a version without a row reads back as empty
+            if type(values[channel]) is list:
+                row = self._list_row(cur, key, str(version), values[channel])
+            else:
+                row = (*self.serde.dumps_typed(values[channel]), None, None)
+            cur.execute(_INSERT_SQL, (thread_id, ns, channel, str(version), *row))
+            if cur.rowcount == 0:  # version already stored by someone: trust the stored one
+                self._views.pop(key, None)
+
+    def _list_row(self, cur: sqlite3.Cursor, key: Key, version: str, new: list[Any]) -> tuple:
+        view = self._view(key)
+        base, start, lengths = self._pick_base(cur, key, view, new)
+        lengths[version] = len(new)
+        self._keep(key, _ListView(list(new), lengths, version))
+        if base is None:
+            return (*self.serde.dumps_typed(list(new)), None, len(new))
+        return (*self.serde.dumps_typed(new[start:]), base, len(new))
+
+    def _pick_base(
+        self, cur: sqlite3.Cursor, key: Key, view: _ListView | None, new: list[Any]
+    ) -> tuple[str | None, int, dict[str, int]]:
+        """(base version, its length, the lengths still valid as prefixes of ``new``)."""
+        if view is None:
+            return None, 0, {}
+        try:
+            return self._compare(cur, key, view, new)
+        except sqlite3.Error:
+            raise
+        except Exception:  # noqa: BLE001 - items whose == raises (numpy arrays): store in full
+            return None, 0, {}
+
+    def _compare(
+        self, cur: sqlite3.Cursor, key: Key, view: _ListView, new: list[Any]
+    ) -> tuple[str | None, int, dict[str, int]]:
+        if view.extends_tip(new):
+            base, prefix = view.tip, len(view.items)
+            lengths = view.lengths  # every stored prefix of items is a prefix of new
+        else:
+            prefix = view.common_prefix(new)
+            base = view.best_base(prefix)
+            lengths = {v: n for v, n in view.lengths.items() if n <= prefix}
+        if base is None or not _base_exists(cur, key, base):
+            return None, 0, {}
+        return base, view.lengths[base], lengths
+
+    # -- reading -------------------------------------------------------------
+    def read(
+        self, cur: sqlite3.Cursor, thread_id: str, ns: str, versions: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The channel values of a checkpoint whose ``channel_versions`` are ``versions``."""
+        values: dict[str, Any] = {}
+        for channel, version in versions.items():
+            value = self._read_one(cur, (thread_id, ns, channel), str(version))
+            if value is not _EMPTY:
+                values[channel] = value
+        return values
+
+    def _read_one(self, cur: sqlite3.Cursor, key: Key, version: str) -> Any:
+        view = self._view(key)
+        if view is not None and version in view.lengths:
+            return view.items[: view.lengths[version]]
+        rows = cur.execute(_CHAIN_SQL, (*key, version, *key)).fetchall()
+        if not rows:
+            return _EMPTY  # no row: the channel was empty at that version
+        _, type_, blob, length = rows[-1]
+        if length is None:
+            return self.serde.loads_typed((type_, blob))
+        return self._rebuild(key, rows)
+
+    def _rebuild(self, key: Key, rows: list[tuple]) -> list[Any]:
+        items: list[Any] = []
+        lengths: dict[str, int] = {}
+        for version, type_, blob, length in rows:
+            items.extend(self.serde.loads_typed((type_, blob)))
+            if len(items) != length:
+                raise CorruptDatabaseError(
+                    f"list value {key!r}@{version} rebuilt to {len(items)} items, stored {length}"
+                )
+            lengths[version] = length
+        self._keep(key, _ListView(items, lengths, rows[-1][0]))
+        return list(items)
+
+
+class _Empty:
+    pass
+
+
+_EMPTY = _Empty()
+
+
+def _base_exists(cur: sqlite3.Cursor, key: Key, version: str) -> bool:
+    return (
+        cur.execute(
+            "SELECT 1 FROM sl_blobs WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?",
+            (*key, version),
+        ).fetchone()
+        is not None
+    )
+
+
+def collect_garbage(cur: sqlite3.Cursor, codec: Any, thread_ids: Iterable[str]) -> int:
+    """Delete the values no remaining checkpoint of each thread needs; return rows deleted.
+
+    "Needed" is the closure of every version a remaining checkpoint names under
+    the base pointers of list deltas, so a kept checkpoint never loses the head
+    of its delta chain. Runs in the caller's write transaction, so no checkpoint
+    can appear between the marking and the deleting.
+    """
+    deleted = 0
+    for thread_id in thread_ids:
+        needed = _named_versions(cur, codec, thread_id)
+        base_of = {
+            (ns, ch, v): b
+            for ns, ch, v, b in cur.execute(
+                "SELECT checkpoint_ns, channel, version, base_version FROM sl_blobs WHERE thread_id = ?",
+                (thread_id,),
+            )
+        }
+        stack = list(needed)
+        while stack:
+            ns, ch, v = stack.pop()
+            base = base_of.get((ns, ch, v))
+            if base is not None and (ns, ch, base) not in needed:
+                needed.add((ns, ch, base))
+                stack.append((ns, ch, base))
+        doomed = [(thread_id, *key) for key in base_of if key not in needed]
+        cur.executemany(
+            "DELETE FROM sl_blobs WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?",
+            doomed,
+        )
+        deleted += len(doomed)
+    return deleted
+
+
+def _named_versions(cur: sqlite3.Cursor, codec: Any, thread_id: str) -> set[tuple[str, str, str]]:
+    named: set[tuple[str, str, str]] = set()
+    rows = cur.execute("SELECT checkpoint_ns, type, checkpoint FROM sl_checkpoints WHERE thread_id = ?", (thread_id,))
+    for ns, type_, blob in rows.fetchall():
+        versions = codec.loads_typed((type_, blob))["channel_versions"]
+        named.update((ns, channel, str(version)) for channel, version in versions.items())
+    return named

@@ -1,0 +1,37 @@
+"""stateline: multi-agent LangGraph workflows whose conversations survive restarts and crashes.
+
+Define agents (:class:`Agent`), put them in an :class:`App` over a database URL, and
+:meth:`App.send` messages to threads. Everything a user needs is importable from here.
+"""
+
+from checkpointing import Database, ThreadInfo, open_database
+from graphs import Agent, AgentRegistry, HookSet, build_agent_graph, build_supervisor
+from nodes import ActContext, ModelProvider, OfflineProvider, OpenAIProvider, provider_from_env
+from stateline_errors import *  # noqa: F403 - the whole error hierarchy is public
+from stateline_errors import __all__ as _errors
+
+from ._app import App, open_app
+from ._records import ChatMessage, ThreadStatus, ThreadView, Turn
+
+__all__ = [
+    "ActContext",
+    "Agent",
+    "AgentRegistry",
+    "App",
+    "ChatMessage",
+    "Database",
+    "HookSet",
+    "ModelProvider",
+    "OfflineProvider",
+    "OpenAIProvider",
+    "ThreadInfo",
+    "ThreadStatus",
+    "ThreadView",
+    "Turn",
+    "build_agent_graph",
+    "build_supervisor",
+    "open_app",
+    "open_database",
+    "provider_from_env",
+    *_errors,
+]
