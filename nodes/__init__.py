@@ -9,9 +9,11 @@ from ._provider import AgentCard, ModelProvider, RouteDecision
 from ._route_nodes import FALLBACK, SUPERVISOR, Gate, capabilities, make_fallback, make_route
 from ._router import keyword_route, score_agent
 from ._select import provider_from_env
+from ._speak import CHUNK, speak, speak_stream, word_chunks
 from ._state import ConversationState, merge_dicts
 
 __all__ = [
+    "CHUNK",
     "FALLBACK",
     "SUPERVISOR",
     "ActContext",
@@ -41,4 +43,7 @@ __all__ = [
     "merge_dicts",
     "provider_from_env",
     "score_agent",
+    "speak",
+    "speak_stream",
+    "word_chunks",
 ]

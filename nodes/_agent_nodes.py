@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from ._context import ActContext, DirectEffects, EffectLedger
 from ._provider import ModelProvider
+from ._speak import speak
 from ._state import ConversationState
 
 ActFn = Callable[..., Any]
@@ -84,7 +85,7 @@ def make_validate(
         draft = dict((state.get("drafts") or {}).get(agent) or {})
         fields, problems = describe_problems(schema, draft)
         if problems:
-            text = ask_message(agent, description, problems)
+            text = speak(agent, ask_message(agent, description, problems))
             return Command(
                 goto=END,
                 update={"messages": [AIMessage(text, name=agent)], "asked": {agent: fields}, "active_agent": agent},
@@ -104,7 +105,7 @@ def _apply_decision(agent: str, schema: type[BaseModel], draft: dict[str, Any], 
     if action == "edit":
         edited = {**draft, **(decision.get("fields") or {})}
         return Command(goto="validate", update={"drafts": {agent: edited}})
-    reply = AIMessage("Cancelled; nothing was done.", name=agent)
+    reply = AIMessage(speak(agent, "Cancelled; nothing was done."), name=agent)
     return Command(
         goto=END,
         update={"messages": [reply], "drafts": {agent: {}}, "asked": {agent: []}, "active_agent": None},
@@ -139,7 +140,7 @@ def make_act(
             ledger=ledger or DirectEffects(),
         )
         result = act_fn(model, ctx) if with_ctx else act_fn(model)
-        text = "Done." if result is None else str(result)
+        text = speak(agent, "Done." if result is None else str(result))
         return {
             "messages": [AIMessage(text, name=agent)],
             "drafts": {agent: {}},

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from ._extract import extract_fields
 from ._provider import AgentCard, RouteDecision
 from ._router import keyword_route
+from ._speak import word_chunks
 
 
 class OfflineProvider:
@@ -30,6 +31,4 @@ class OfflineProvider:
 
     def stream_reply(self, instruction: str, facts: str) -> Iterator[str]:
         # Word-sized chunks, so consumers see the same streaming shape as with a real model.
-        words = facts.split(" ")
-        for i, word in enumerate(words):
-            yield word if i == len(words) - 1 else word + " "
+        yield from word_chunks(facts)

@@ -130,10 +130,11 @@ class OpenAIProvider:
         return str(msg.content)
 
     def stream_reply(self, instruction: str, facts: str) -> Iterator[str]:
-        def chunks() -> list[str]:
-            return [str(c.content) for c in self._llm.stream(self._reply_prompt(instruction, facts)) if c.content]
-
-        yield from self._call("streamed reply", chunks)
+        # Yield each token as it arrives (a consumer streams it on); failures stay typed.
+        tokens = iter(self._call("streamed reply", self._llm.stream, self._reply_prompt(instruction, facts)))
+        while (chunk := self._call("streamed reply", next, tokens, None)) is not None:
+            if chunk.content:
+                yield str(chunk.content)
 
 
 def _partial_model(schema: type[BaseModel]) -> type[BaseModel]:

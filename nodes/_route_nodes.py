@@ -15,6 +15,7 @@ from langgraph.types import Command
 
 from ._agent_nodes import latest_user_text
 from ._provider import AgentCard, ModelProvider
+from ._speak import speak, speak_stream
 from ._state import ConversationState
 
 FALLBACK = "fallback"
@@ -50,7 +51,7 @@ def make_route(
             return Command(goto=FALLBACK, update={"active_agent": active})
         refusal = gate(target) if gate is not None else None
         if refusal:
-            msg = AIMessage(refusal, name=SUPERVISOR)
+            msg = AIMessage(speak(SUPERVISOR, refusal), name=SUPERVISOR)
             return Command(goto="__end__", update={"messages": [msg]})
         trail = [n for n in (state.get("trail") or []) if n != target] + [target]
         return Command(goto=target, update={"active_agent": target, "trail": trail})
@@ -73,9 +74,11 @@ def make_fallback(cards: Callable[[], Sequence[AgentCard]], provider: ModelProvi
             if available
             else "No agents are available right now."
         )
-        text = provider.reply("Explain briefly that the request is out of scope and list the options.", facts)
+        instruction = "Explain briefly that the request is out of scope and list the options."
+        text = speak_stream(SUPERVISOR, provider.stream_reply(instruction, facts))
         if available and not all(c.name in text for c in available):
-            text = f"{text}\n{capabilities(available)}"  # a model's answer must still list every agent
+            # a model's answer must still list every agent
+            text += speak(SUPERVISOR, f"\n{capabilities(available)}")
         return {"messages": [AIMessage(text, name=SUPERVISOR)]}
 
     return fallback

@@ -11,9 +11,37 @@ from stateline_errors import *  # noqa: F403 - the whole error hierarchy is publ
 from stateline_errors import __all__ as _errors
 
 from ._app import App, open_app
+from ._events import (
+    EVENT_TYPES,
+    AgentComplete,
+    AgentStart,
+    AgentSwitch,
+    ContentChunk,
+    ConversationEnd,
+    ErrorEvent,
+    Event,
+    Resumed,
+    ToolExecution,
+    ToolResult,
+    WaitingInput,
+    parse_event,
+)
 from ._records import ChatMessage, ThreadStatus, ThreadView, Turn
 
 __all__ = [
+    "EVENT_TYPES",
+    "AgentComplete",
+    "AgentStart",
+    "AgentSwitch",
+    "ContentChunk",
+    "ConversationEnd",
+    "ErrorEvent",
+    "Event",
+    "Resumed",
+    "ToolExecution",
+    "ToolResult",
+    "WaitingInput",
+    "parse_event",
     "ActContext",
     "Agent",
     "AgentRegistry",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -105,16 +105,49 @@ class App:
     def graph(self) -> CompiledStateGraph:
         """The compiled supervisor over the registered agents."""
         if self._graph is None:
-            self._graph = build_supervisor(
-                self.registry,
-                provider=self.provider,
-                hooks=self.hooks,
-                ledger=self.ledger,
-                gate=self.gate,
-                checkpointer=self.database.saver,
-                store=self.database.store,
-            )
+            self._graph = self._compile(self.registry)
         return self._graph
+
+    def _compile(self, registry: AgentRegistry) -> CompiledStateGraph:
+        return build_supervisor(
+            registry,
+            provider=self.provider,
+            hooks=self.hooks,
+            ledger=self.ledger,
+            gate=self.gate,
+            checkpointer=self.database.saver,
+            store=self.database.store,
+        )
+
+    # -- streaming (stateline._stream) ------------------------------------------
+    def stream(
+        self, thread_id: str, message: str | None = None, *, decision: Any = None, user_id: str | None = None
+    ) -> Iterator[Any]:
+        """The events of one turn (see ``stateline.Event``), stored with offsets as they happen.
+
+        ``message`` sends a user message; ``decision`` (``{"action": "approve" | "reject" |
+        "edit", "fields": {...}}``) answers a thread waiting for approval. Bad input raises
+        here, before anything runs; a failing node ends the stream with ``error`` and
+        ``conversation_end(status="failed")`` events instead of raising.
+        """
+        from ._stream import stream_turn
+
+        return stream_turn(self, thread_id, message, decision=decision, user_id=user_id)
+
+    async def astream(
+        self, thread_id: str, message: str | None = None, *, decision: Any = None, user_id: str | None = None
+    ) -> AsyncIterator[Any]:
+        """:meth:`stream` for asyncio: the graph runs in a worker thread, events arrive here."""
+        from ._stream import aiterate
+
+        async for event in aiterate(lambda: self.stream(thread_id, message, decision=decision, user_id=user_id)):
+            yield event
+
+    def events(self, thread_id: str, *, after: int = 0) -> list[Any]:
+        """The thread's stored events after offset ``after`` (what a reconnecting client missed)."""
+        from ._stream import event_log
+
+        return event_log(self).after(check_id("thread id", thread_id), after)
 
     # -- running --------------------------------------------------------------
     def _config(self, thread_id: str, user_id: str | None, run_id: str) -> dict[str, Any]:

@@ -80,3 +80,15 @@ def to_view(thread_id: str, snapshot: StateSnapshot, user_id: str | None) -> Thr
         user_id=user_id,
         extra=values,
     )
+
+
+def checkpoint_row(snapshot: StateSnapshot) -> dict[str, Any]:
+    """One checkpoint of a thread's history, as `threads history` and the HTTP API show it."""
+    return {
+        "checkpoint_id": snapshot.config["configurable"]["checkpoint_id"],
+        "step": (snapshot.metadata or {}).get("step"),
+        "source": (snapshot.metadata or {}).get("source"),
+        "next": list(snapshot.next),
+        "messages": len((snapshot.values or {}).get("messages") or []),
+        "created_at": snapshot.created_at,
+    }

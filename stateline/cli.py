@@ -18,6 +18,7 @@ from rich.table import Table
 from stateline_errors import StatelineError
 
 from ._app import App
+from ._convert import checkpoint_row
 from ._session import db_url, open_session
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Multi-agent conversations that survive crashes.")
@@ -167,17 +168,7 @@ def threads_show(ctx: typer.Context, thread: str, example: str = ExampleOpt) -> 
 def threads_history(ctx: typer.Context, thread: str, limit: int = typer.Option(50, "--limit", min=1), example: str = ExampleOpt) -> None:
     """The thread's checkpoints, newest first."""
     with _session(ctx, example) as session:
-        rows = [
-            {
-                "checkpoint_id": s.config["configurable"]["checkpoint_id"],
-                "step": (s.metadata or {}).get("step"),
-                "source": (s.metadata or {}).get("source"),
-                "next": list(s.next),
-                "messages": len((s.values or {}).get("messages") or []),
-                "created_at": s.created_at,
-            }
-            for s in session.history(thread, limit=limit)
-        ]
+        rows = [checkpoint_row(s) for s in session.history(thread, limit=limit)]
 
     def render() -> None:
         table = Table("checkpoint", "step", "source", "next", "messages", "created")
@@ -218,6 +209,9 @@ def _when(ts: float | None) -> str:
     import datetime as dt
 
     return "-" if ts is None else dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+from . import _cli_server  # noqa: E402,F401 - registers `serve` and `resume`
 
 
 def main(argv: list[str] | None = None) -> None:

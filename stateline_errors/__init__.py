@@ -34,6 +34,7 @@ __all__ = [
     "InvalidTransitionError",
     "AgentUnavailableError",
     "ThreadBusyError",
+    "ThreadStateError",
     "EncryptionKeyError",
     "EffectInDoubtError",
     "UnknownEffectError",
@@ -191,6 +192,16 @@ class ThreadBusyError(StatelineRuntimeError):
         super().__init__(
             f"thread {thread_id!r} is already running a turn; wait for it to finish"
         )
+
+
+class ThreadStateError(InvalidInputError):
+    """The thread is not in a state that accepts this request (a message to a thread waiting
+    for approval, a decision for a thread that is not waiting); ``status`` says what it is."""
+
+    def __init__(self, thread_id: str, status: str, message: str) -> None:
+        self.thread_id = thread_id
+        self.status = status
+        super().__init__(message)
 
 
 class EncryptionKeyError(StorageError):
