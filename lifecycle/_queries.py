@@ -62,7 +62,7 @@ class RunLog:
         return [run_info(r) for r in rows]
 
     def stats(self) -> list[AgentStats]:
-        """Per agent: runs, failed runs, mean and p95 run duration, delegations (switches to it)."""
+        """Per agent: runs, failed runs (retried ones included), mean and p95 run duration, delegations."""
         durations: dict[str, list[float]] = {}
         counts: dict[str, list[int]] = {}
         for r in self._db.query(
@@ -70,7 +70,7 @@ class RunLog:
         ):
             runs_failures = counts.setdefault(r["agent"], [0, 0])
             runs_failures[0] += 1
-            runs_failures[1] += int(r["status"] == "failed")
+            runs_failures[1] += int(r["status"] in ("failed", "retried"))  # a retried run failed too
             if r["ended_at"] is not None:
                 durations.setdefault(r["agent"], []).append(r["ended_at"] - r["started_at"])
         delegations = {

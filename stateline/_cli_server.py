@@ -9,7 +9,7 @@ import typer
 from stateline_errors import InvalidInputError
 
 from ._session import open_session
-from .cli import AgentsFileOpt, ExampleOpt, app, emit, out
+from .cli import AgentsFileOpt, ExampleOpt, RecoverOpt, _recover_first, app, emit, out
 
 
 def decision_from_flags(approve: bool, reject: bool, edit: list[str]) -> dict[str, Any] | None:
@@ -78,6 +78,7 @@ def serve(
     max_message_chars: int = typer.Option(20_000, "--max-message-chars", min=1, help="longer messages get 413"),
     policy: str = typer.Option("reject", "--busy-policy", help="a message to a running thread: reject (409) or enqueue"),
     workers: int = typer.Option(8, "--workers", min=1, max=256, help="threads running turns"),
+    recover: bool = RecoverOpt,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs), SSE event streams and the viewer page at /."""
     from .server import ServerSettings
@@ -88,4 +89,5 @@ def serve(
     settings = ServerSettings(max_message_chars=max_message_chars, default_policy=policy, workers=workers)
     session = open_session(db=ctx.obj.db, example=None if agents_file else example, agents_file=agents_file, approval=approval)
     with session:
+        _recover_first(session, recover)
         run_server(session, host=host, port=port, tokens_file=tokens_file, settings=settings)

@@ -38,7 +38,6 @@ __all__ = [
     "EncryptionKeyError",
     "EffectInDoubtError",
     "UnknownEffectError",
-    "ThreadUnrecoverableError",
 ]
 
 
@@ -232,12 +231,3 @@ class UnknownEffectError(StatelineRuntimeError):
     def __init__(self, effect_id: str) -> None:
         self.effect_id = effect_id
         super().__init__(f"unknown effect {effect_id!r}; `stateline effects list` shows the recorded ones")
-
-
-class ThreadUnrecoverableError(StatelineRuntimeError):
-    """Recovery cannot continue ``thread_id``: ``reason`` says why."""
-
-    def __init__(self, thread_id: str, reason: str) -> None:
-        self.thread_id = thread_id
-        self.reason = reason
-        super().__init__(f"thread {thread_id!r} cannot be recovered: {reason}")

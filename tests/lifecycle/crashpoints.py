@@ -67,7 +67,7 @@ class Crasher:
         return effect
 
     def patch_saver(self, saver: Any) -> None:
-        """Kill points around the saver's writes and, for SqliteSaver, between write and commit."""
+        """Kill points around the saver's writes and, for SQLite savers, between write and commit."""
         put, put_writes = saver.put, saver.put_writes
 
         def crashing_put(*args: Any, **kwargs: Any) -> Any:
@@ -81,7 +81,18 @@ class Crasher:
             return put_writes(*args, **kwargs)
 
         saver.put, saver.put_writes = crashing_put, crashing_put_writes
-        cursor = getattr(saver, "cursor", None)
+        transaction = getattr(saver, "_transaction", None)  # StatelineSqliteSaver (test-only reach-in)
+        if transaction is not None:
+
+            @contextmanager
+            def crashing_transaction(*, write: bool, durable: bool = True) -> Any:
+                with transaction(write=write, durable=durable) as cur:
+                    yield cur
+                    if write:
+                        self.hit("checkpoint:commit")  # rows written, transaction not yet committed
+
+            saver._transaction = crashing_transaction
+        cursor = getattr(saver, "cursor", None)  # LangGraph's SqliteSaver
         if cursor is None:
             return
 

@@ -129,3 +129,36 @@ def test_a_store_migration_applied_but_unrecorded_by_a_crash_does_not_brick_the_
         assert db.query_one("SELECT MAX(v) AS v FROM store_migrations")["v"] == 4
     finally:
         db.close()
+
+
+HALF_WRITER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA journal_mode=DELETE")
+conn.execute("PRAGMA cache_size=1")
+conn.execute("CREATE TABLE IF NOT EXISTS filler (x TEXT)")
+conn.execute("BEGIN")
+for i in range(2000):
+    conn.execute("INSERT INTO filler VALUES (?)", ("x" * 500,))
+print("writing", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_database_whose_writer_was_killed_mid_transaction_opens(tmp_path) -> None:
+    """Found by the crash harness: a hot journal left by a SIGKILL made the read-only check fail forever."""
+    import signal
+
+    from checkpointing import open_database
+
+    path = tmp_path / "hot.db"
+    writer = subprocess.Popen([sys.executable, "-c", HALF_WRITER, str(path)], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "writing"
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    assert (tmp_path / "hot.db-journal").exists()
+    db = open_database(f"sqlite:///{path}")
+    try:
+        assert db.query_one("SELECT COUNT(*) AS n FROM filler")["n"] == 0  # rolled back
+    finally:
+        db.close()

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
-from checkpointing import open_database
-from lifecycle import STATUSES, TRANSITIONS, Lifecycle, check_transition
+from lifecycle import STATUSES, TRANSITIONS, check_transition
 from stateline_errors import InvalidTransitionError, UnknownAgentError
 from tests.lifecycle.apps import FAILURES, open_test_app
 
@@ -119,39 +116,6 @@ def test_transition_hooks_are_called_with_keyword_arguments(db_path) -> None:
         app.add_hook(Hook())
         app.ops.lifecycle.pause("job", reason="why")
     assert seen[-1]["agent"] == "job" and seen[-1]["to_status"] == "paused" and seen[-1]["reason"] == "why"
-
-
-def test_concurrent_changes_cannot_skip_the_table(db_path) -> None:
-    """Many writers on separate connections race active->paused / paused->active; history stays valid."""
-    with open_test_app(db_path):
-        pass
-    url = f"sqlite:///{db_path}"
-    errors: list[BaseException] = []
-
-    def flip(target: str) -> None:
-        db = open_database(url)
-        life = Lifecycle(db)
-        for _ in range(15):
-            try:
-                life.transition("job", target, reason="race")  # type: ignore[arg-type]
-            except InvalidTransitionError:
-                pass
-            except BaseException as exc:  # noqa: BLE001
-                errors.append(exc)
-        db.close()
-
-    threads = [threading.Thread(target=flip, args=(t,)) for t in ("paused", "active", "paused", "active")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    db = open_database(url)
-    history = Lifecycle(db).history("job")
-    db.close()
-    for prev, step in zip(history, history[1:]):
-        assert step.from_status == prev.to_status
-        assert step.to_status in TRANSITIONS[step.from_status]  # type: ignore[index]
 
 
 def test_an_agent_bring_up_is_atomic(db_path) -> None:
