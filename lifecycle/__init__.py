@@ -16,6 +16,7 @@ from graphs import (
 )
 
 from ._agents import DEFAULT_FAILURE_LIMIT, Lifecycle
+from ._cleanup import delete_thread_rows, existing_tables
 from ._effects import DurableLedger
 from ._hooks import LIFECYCLE_HOOK_METHODS, EffectHook, TransitionHook
 from ._leases import ThreadLeases
@@ -77,6 +78,8 @@ __all__ = [
     "Transition",
     "TransitionHook",
     "check_transition",
+    "delete_thread_rows",
     "ensure_schema",
+    "existing_tables",
     "run_detail",
 ]

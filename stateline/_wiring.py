@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import HumanMessage
 
-from lifecycle import DurableLedger, Lifecycle, Recovery, RetryPolicy, RunLog, Tracker
+from checkpointing import on_threads_deleted
+from lifecycle import DurableLedger, Lifecycle, Recovery, RetryPolicy, RunLog, Tracker, delete_thread_rows
 
 if TYPE_CHECKING:
     from ._app import App
@@ -61,6 +62,20 @@ class AppRunner:
             thread_id, user_id, {"messages": [HumanMessage(text)]}, text, kind="resubmit", parent_run_id=parent_run_id
         )
         return turn.run_id
+
+
+_STREAM_ROWS = (
+    ("stream_steps", "thread_id IN ({marks})"),
+    ("stream_runs", "thread_id IN ({marks})"),
+    ("stream_events", "thread_id IN ({marks})"),
+    ("api_threads", "thread_id IN ({marks})"),
+)
+
+
+@on_threads_deleted
+def _delete_stream_rows(db: Any, thread_ids: Any) -> None:
+    """A deleted thread's stored event stream and API ownership go with it (the audit log stays)."""
+    delete_thread_rows(db, thread_ids, _STREAM_ROWS)
 
 
 def wire(app: App, *, policy: RetryPolicy | None, failure_limit: int) -> Operations:
