@@ -62,11 +62,16 @@ def _summary(url: str, thread: str, console: Console) -> None:
         view = app.state(thread)
         checkpoints = sum(1 for _ in app.history(thread))
         listings = catalog_rows(app.database)
+        runs = app.ops.runs.thread_runs(thread) if app.ops else []
+        effects = app.ops.ledger.list(thread_id=thread) if app.ops else []
+        steps = sum(len(app.ops.runs.events(r.run_id)) for r in runs) if app.ops else 0
     parsed = parse_db_url(url)
     size = parsed.path.stat().st_size if parsed.path and parsed.path.exists() else 0
     lines = [
         f"thread {thread!r}: {view.status}, {len(view.messages)} messages, {checkpoints} checkpoints",
         f"open drafts: {view.drafts or 'none'}",
+        f"tracked runs: {len(runs)} ({', '.join(sorted({r.status for r in runs}))}), {steps} step events; "
+        f"effects: " + (", ".join(f"{e.name} {e.status}" for e in effects) or "none"),
         f"catalog: {len(listings)} listing(s): " + "; ".join(f"{r['title']} ${r['price']:.2f} ({r['category']})" for r in listings),
         f"database file: {parsed.path} ({size:,} bytes)" if parsed.path else "database: in memory",
     ]
