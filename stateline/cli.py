@@ -49,7 +49,7 @@ class Globals:
 @app.callback()
 def _main(
     ctx: typer.Context,
-    db: Optional[str] = typer.Option(None, "--db", help="sqlite:///path, memory (default: $STATELINE_DB or stateline.db)"),
+    db: Optional[str] = typer.Option(None, "--db", help="sqlite:///path, postgresql://user@host/db or memory (default: $STATELINE_DB or stateline.db)"),
     as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
 ) -> None:
     ctx.obj = Globals(db, as_json)
