@@ -200,7 +200,13 @@ def _open_postgres(parsed: DatabaseURL) -> Database:
 
     assert parsed.dsn is not None
     saver, store, backend, pool = _pg.open_postgres(parsed.dsn)
-    return Database(parsed, saver, store, backend, [pool])
+    db = Database(parsed, saver, store, backend, [pool])
+    try:
+        db.migrate("pg_saver", _pg.SAVER_MIGRATIONS)  # list-delta columns of checkpoint_blobs
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
 def _open_sqlite(parsed: DatabaseURL) -> Database:

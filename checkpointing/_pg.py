@@ -27,6 +27,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from stateline_errors import ConfigError, DatabaseLockedError, StorageError
 
+from ._pg_saver import MIGRATIONS as SAVER_MIGRATIONS  # noqa: F401 - re-exported
 from ._pg_saver import StatelinePostgresSaver, UnboxingSerde  # noqa: F401 - re-exported
 from ._sql import META_TABLE, SCHEMA_TABLE, Result, Row, Transaction, make_row
 

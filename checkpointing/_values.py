@@ -10,8 +10,8 @@ to that base version plus the new tail. Storage then grows with content.
 
 Why a delta is always exact: ``_ListView`` holds, for one (thread, ns, channel),
 a list ``items`` and a map ``lengths`` such that for every version v in it,
-``items[:lengths[v]]`` *is* v's stored value (invariant kept by ``_list_row`` and
-``_rebuild``). A new list L is stored as (base u, L[lengths[u]:]) only after each of
+``items[:lengths[v]]`` *is* v's stored value (invariant kept by ``encode`` and
+``rebuild``). A new list L is stored as (base u, L[lengths[u]:]) only after each of
 L's first lengths[u] items was checked to be the same object as (or ``==`` to) the
 corresponding item of ``items``. Stored versions are never rewritten (INSERT OR
 IGNORE), so a cached view never goes stale; a base that a concurrent prune
@@ -26,8 +26,9 @@ place after it was checkpointed is not seen by the identity check.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,32 +94,112 @@ class _ListView:
         return best
 
 
-class ValueStore:
-    """Reads and writes channel values of the ``sl_blobs`` table (caller holds the lock)."""
+class ListViews:
+    """The per-(thread, ns, channel) list cache and the delta encoding, shared by the SQLite
+    and the PostgreSQL saver; each passes its own serializer and base-existence check."""
 
-    def __init__(self, serde: SerializerProtocol) -> None:
-        self.serde = serde
+    def __init__(self) -> None:
         self._views: OrderedDict[Key, _ListView] = OrderedDict()
+        self._lock = threading.Lock()
+        """Guards the LRU order (the PostgreSQL saver serves several threads at once)."""
 
     # -- cache ---------------------------------------------------------------
     def _view(self, key: Key) -> _ListView | None:
-        view = self._views.get(key)
-        if view is not None:
-            self._views.move_to_end(key)
-        return view
+        with self._lock:
+            view = self._views.get(key)
+            if view is not None:
+                self._views.move_to_end(key)
+            return view
 
     def _keep(self, key: Key, view: _ListView) -> None:
-        self._views[key] = view
-        self._views.move_to_end(key)
-        while len(self._views) > VIEW_CACHE_SIZE:
-            self._views.popitem(last=False)
+        with self._lock:
+            self._views[key] = view
+            self._views.move_to_end(key)
+            while len(self._views) > VIEW_CACHE_SIZE:
+                self._views.popitem(last=False)
+
+    def drop(self, key: Key) -> None:
+        """Forget ``key``'s view (its version was already stored by someone: trust the row)."""
+        with self._lock:
+            self._views.pop(key, None)
 
     def forget_thread(self, thread_id: str) -> None:
-        for key in [k for k in self._views if k[0] == thread_id]:
-            del self._views[key]
+        with self._lock:
+            for key in [k for k in self._views if k[0] == thread_id]:
+                del self._views[key]
 
     def forget_all(self) -> None:
-        self._views.clear()
+        with self._lock:
+            self._views.clear()
+
+    def cached(self, key: Key, version: str) -> list[Any] | None:
+        """``key``'s value at ``version`` from the cache, or None if not cached."""
+        view = self._view(key)
+        if view is not None and version in view.lengths:
+            return view.items[: view.lengths[version]]
+        return None
+
+    # -- writing -------------------------------------------------------------
+    def encode(
+        self,
+        serde: SerializerProtocol,
+        key: Key,
+        version: str,
+        new: list[Any],
+        base_exists: Callable[[str], bool],
+    ) -> tuple[str, bytes, str | None, int]:
+        """(type, payload, base version or None, length) of the row storing ``new`` at ``version``."""
+        view = self._view(key)
+        base, start, lengths = self._pick_base(view, new)
+        if base is not None and not base_exists(base):
+            base, start, lengths = None, 0, {}
+        lengths[version] = len(new)
+        self._keep(key, _ListView(list(new), lengths, version))
+        if base is None:
+            return (*serde.dumps_typed(list(new)), None, len(new))
+        return (*serde.dumps_typed(new[start:]), base, len(new))
+
+    @staticmethod
+    def _pick_base(view: _ListView | None, new: list[Any]) -> tuple[str | None, int, dict[str, int]]:
+        """(base version, its length, the lengths still valid as prefixes of ``new``)."""
+        if view is None:
+            return None, 0, {}
+        try:
+            if view.extends_tip(new):
+                base, prefix = view.tip, len(view.items)
+                lengths = view.lengths  # every stored prefix of items is a prefix of new
+            else:
+                prefix = view.common_prefix(new)
+                base = view.best_base(prefix)
+                lengths = {v: n for v, n in view.lengths.items() if n <= prefix}
+        except Exception:  # noqa: BLE001 - items whose == raises (numpy arrays): store in full
+            return None, 0, {}
+        if base is None:
+            return None, 0, {}
+        return base, view.lengths[base], lengths
+
+    # -- reading -------------------------------------------------------------
+    def rebuild(self, serde: SerializerProtocol, key: Key, rows: Sequence[tuple]) -> list[Any]:
+        """The list from its chain ``rows`` (version, type, payload, length), base first."""
+        items: list[Any] = []
+        lengths: dict[str, int] = {}
+        for version, type_, blob, length in rows:
+            items.extend(serde.loads_typed((type_, blob)))
+            if len(items) != length:
+                raise CorruptDatabaseError(
+                    f"list value {key!r}@{version} rebuilt to {len(items)} items, stored {length}"
+                )
+            lengths[version] = length
+        self._keep(key, _ListView(items, lengths, rows[-1][0]))
+        return list(items)
+
+
+class ValueStore(ListViews):
+    """Reads and writes channel values of the ``sl_blobs`` table (caller holds the lock)."""
+
+    def __init__(self, serde: SerializerProtocol) -> None:
+        super().__init__()
+        self.serde = serde
 
     # -- writing -------------------------------------------------------------
     def write(
@@ -135,48 +216,14 @@ class ValueStore:
             if channel not in values:
                 continue  # an empty channel: a version without a row reads back as empty
             if type(values[channel]) is list:
-                row = self._list_row(cur, key, str(version), values[channel])
+                row = self.encode(
+                    self.serde, key, str(version), values[channel], lambda base: _base_exists(cur, key, base)
+                )
             else:
                 row = (*self.serde.dumps_typed(values[channel]), None, None)
             cur.execute(_INSERT_SQL, (thread_id, ns, channel, str(version), *row))
             if cur.rowcount == 0:  # version already stored by someone: trust the stored one
-                self._views.pop(key, None)
-
-    def _list_row(self, cur: sqlite3.Cursor, key: Key, version: str, new: list[Any]) -> tuple:
-        view = self._view(key)
-        base, start, lengths = self._pick_base(cur, key, view, new)
-        lengths[version] = len(new)
-        self._keep(key, _ListView(list(new), lengths, version))
-        if base is None:
-            return (*self.serde.dumps_typed(list(new)), None, len(new))
-        return (*self.serde.dumps_typed(new[start:]), base, len(new))
-
-    def _pick_base(
-        self, cur: sqlite3.Cursor, key: Key, view: _ListView | None, new: list[Any]
-    ) -> tuple[str | None, int, dict[str, int]]:
-        """(base version, its length, the lengths still valid as prefixes of ``new``)."""
-        if view is None:
-            return None, 0, {}
-        try:
-            return self._compare(cur, key, view, new)
-        except sqlite3.Error:
-            raise
-        except Exception:  # noqa: BLE001 - items whose == raises (numpy arrays): store in full
-            return None, 0, {}
-
-    def _compare(
-        self, cur: sqlite3.Cursor, key: Key, view: _ListView, new: list[Any]
-    ) -> tuple[str | None, int, dict[str, int]]:
-        if view.extends_tip(new):
-            base, prefix = view.tip, len(view.items)
-            lengths = view.lengths  # every stored prefix of items is a prefix of new
-        else:
-            prefix = view.common_prefix(new)
-            base = view.best_base(prefix)
-            lengths = {v: n for v, n in view.lengths.items() if n <= prefix}
-        if base is None or not _base_exists(cur, key, base):
-            return None, 0, {}
-        return base, view.lengths[base], lengths
+                self.drop(key)
 
     # -- reading -------------------------------------------------------------
     def read(
@@ -191,29 +238,16 @@ class ValueStore:
         return values
 
     def _read_one(self, cur: sqlite3.Cursor, key: Key, version: str) -> Any:
-        view = self._view(key)
-        if view is not None and version in view.lengths:
-            return view.items[: view.lengths[version]]
+        cached = self.cached(key, version)
+        if cached is not None:
+            return cached
         rows = cur.execute(_CHAIN_SQL, (*key, version, *key)).fetchall()
         if not rows:
             return _EMPTY  # no row: the channel was empty at that version
         _, type_, blob, length = rows[-1]
         if length is None:
             return self.serde.loads_typed((type_, blob))
-        return self._rebuild(key, rows)
-
-    def _rebuild(self, key: Key, rows: list[tuple]) -> list[Any]:
-        items: list[Any] = []
-        lengths: dict[str, int] = {}
-        for version, type_, blob, length in rows:
-            items.extend(self.serde.loads_typed((type_, blob)))
-            if len(items) != length:
-                raise CorruptDatabaseError(
-                    f"list value {key!r}@{version} rebuilt to {len(items)} items, stored {length}"
-                )
-            lengths[version] = length
-        self._keep(key, _ListView(items, lengths, rows[-1][0]))
-        return list(items)
+        return self.rebuild(self.serde, key, rows)
 
 
 class _Empty:
@@ -251,13 +285,7 @@ def collect_garbage(cur: sqlite3.Cursor, codec: Any, thread_ids: Iterable[str]) 
                 (thread_id,),
             )
         }
-        stack = list(needed)
-        while stack:
-            ns, ch, v = stack.pop()
-            base = base_of.get((ns, ch, v))
-            if base is not None and (ns, ch, base) not in needed:
-                needed.add((ns, ch, base))
-                stack.append((ns, ch, base))
+        needed = with_bases(needed, base_of)
         doomed = [(thread_id, *key) for key in base_of if key not in needed]
         cur.executemany(
             "DELETE FROM sl_blobs WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?",
@@ -265,6 +293,21 @@ def collect_garbage(cur: sqlite3.Cursor, codec: Any, thread_ids: Iterable[str]) 
         )
         deleted += len(doomed)
     return deleted
+
+
+def with_bases(
+    versions: Iterable[tuple[str, str, str]], base_of: Mapping[tuple[str, str, str], str | None]
+) -> set[tuple[str, str, str]]:
+    """``versions`` (ns, channel, version) plus every base their list deltas rebuild from."""
+    needed = set(versions)
+    stack = list(needed)
+    while stack:
+        ns, ch, v = stack.pop()
+        base = base_of.get((ns, ch, v))
+        if base is not None and (ns, ch, base) not in needed:
+            needed.add((ns, ch, base))
+            stack.append((ns, ch, base))
+    return needed
 
 
 def _named_versions(cur: sqlite3.Cursor, codec: Any, thread_id: str) -> set[tuple[str, str, str]]:
