@@ -28,6 +28,8 @@ app.add_typer(agents_app, name="agents")
 out = Console()
 err = Console(stderr=True)
 
+ThreadOpt = typer.Option(..., "--thread", "-t", help="conversation id")
+UserOpt = typer.Option(None, "--user", "-u", help="user id (cross-thread memory)")
 ExampleOpt = typer.Option("storefront", "--example", "-e", help="storefront or assistant")
 AgentsFileOpt = typer.Option(None, "--agents-file", help="TOML file listing agents as module:attribute")
 RecoverOpt = typer.Option(False, "--recover", help="first recover interrupted work (see `stateline recover`)")
@@ -84,8 +86,8 @@ def print_turn(turn: Any) -> None:
 def run(
     ctx: typer.Context,
     message: str = typer.Argument(..., help="what the user says"),
-    thread: str = typer.Option(..., "--thread", "-t", help="conversation id"),
-    user: Optional[str] = typer.Option(None, "--user", "-u", help="user id (cross-thread memory)"),
+    thread: str = ThreadOpt,
+    user: Optional[str] = UserOpt,
     example: str = ExampleOpt,
     agents_file: Optional[str] = AgentsFileOpt,
     recover: bool = RecoverOpt,
@@ -100,8 +102,8 @@ def run(
 @app.command()
 def chat(
     ctx: typer.Context,
-    thread: str = typer.Option(..., "--thread", "-t"),
-    user: Optional[str] = typer.Option(None, "--user", "-u"),
+    thread: str = ThreadOpt,
+    user: Optional[str] = UserOpt,
     example: str = ExampleOpt,
     agents_file: Optional[str] = AgentsFileOpt,
     recover: bool = RecoverOpt,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import types
-from collections.abc import Iterator
 
 import pytest
 from langgraph.graph import END, START, StateGraph
@@ -31,17 +30,8 @@ from checkpointing import (
 from stateline_errors import InvalidInputError, UnknownCheckpointError
 
 @pytest.fixture
-def anydb(db_url: str) -> Iterator[Database]:
-    database = open_database(db_url)
-    try:
-        yield database
-    finally:
-        database.close()
-
-
-@pytest.fixture
-def chat(anydb: Database) -> Chat:
-    return Chat(anydb)
+def chat(db: Database) -> Chat:
+    return Chat(db)
 
 
 def ids(db: Database, thread: str) -> list[str]:
@@ -181,7 +171,7 @@ def test_unfinished_detection_matches_the_graph(chat: Chat):
     assert unfinished_threads(chat.db, ["done", "failed", "wait", "idle", "nothing"]) == ["done", "failed", "wait"]
 
 
-def test_unfinished_detection_sees_pending_sends(anydb: Database):
+def test_unfinished_detection_sees_pending_sends(db: Database):
     from langgraph.types import Send
 
     calls: list[int] = []
@@ -201,17 +191,17 @@ def test_unfinished_detection_sees_pending_sends(anydb: Database):
     builder.add_edge(START, "start")
     builder.add_conditional_edges("start", fan)
     builder.add_edge("work", END)
-    stopped = builder.compile(checkpointer=anydb.saver, interrupt_before=["work"])
+    stopped = builder.compile(checkpointer=db.saver, interrupt_before=["work"])
     stopped.invoke({"turns": 0}, cfg("sent"), durability="sync")  # Sends saved, none run: no writes
-    head = anydb.saver.get_tuple(cfg("sent"))
+    head = db.saver.get_tuple(cfg("sent"))
     assert head.checkpoint["channel_values"].get("__pregel_tasks") and not head.pending_writes
-    assert unfinished_threads(anydb, ["sent"]) == ["sent"]
-    graph = builder.compile(checkpointer=anydb.saver)
+    assert unfinished_threads(db, ["sent"]) == ["sent"]
+    graph = builder.compile(checkpointer=db.saver)
     with pytest.raises(RuntimeError):
         graph.invoke({"turns": 0}, cfg("fan"), durability="sync")
-    assert graph.get_state(cfg("fan")).next and unfinished_threads(anydb, ["fan"]) == ["fan"]
+    assert graph.get_state(cfg("fan")).next and unfinished_threads(db, ["fan"]) == ["fan"]
     graph.invoke(None, cfg("fan"), durability="sync")
-    assert graph.get_state(cfg("fan")).next == () and unfinished_threads(anydb, ["fan"]) == []
+    assert graph.get_state(cfg("fan")).next == () and unfinished_threads(db, ["fan"]) == []
 
 
 def test_retention_skips_unfinished_and_refuses_them_by_name(chat: Chat):
