@@ -72,10 +72,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
 
 
 @pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    """An open, empty database on each backend in turn."""
+def any_db(db_url: str) -> Iterator[Database]:
+    """An open, empty database on each backend in turn (a name no sub-folder overrides)."""
     database = open_database(db_url)
     try:
         yield database
     finally:
         database.close()
+
+
+@pytest.fixture
+def db(any_db: Database) -> Database:
+    """The same as ``any_db``; tests/checkpointing overrides ``db`` with a SQLite-only one."""
+    return any_db

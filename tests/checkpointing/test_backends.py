@@ -30,8 +30,8 @@ from checkpointing import (
 from stateline_errors import InvalidInputError, UnknownCheckpointError
 
 @pytest.fixture
-def chat(db: Database) -> Chat:
-    return Chat(db)
+def chat(any_db: Database) -> Chat:
+    return Chat(any_db)
 
 
 def ids(db: Database, thread: str) -> list[str]:
@@ -171,7 +171,7 @@ def test_unfinished_detection_matches_the_graph(chat: Chat):
     assert unfinished_threads(chat.db, ["done", "failed", "wait", "idle", "nothing"]) == ["done", "failed", "wait"]
 
 
-def test_unfinished_detection_sees_pending_sends(db: Database):
+def test_unfinished_detection_sees_pending_sends(any_db: Database):
     from langgraph.types import Send
 
     calls: list[int] = []
@@ -191,17 +191,17 @@ def test_unfinished_detection_sees_pending_sends(db: Database):
     builder.add_edge(START, "start")
     builder.add_conditional_edges("start", fan)
     builder.add_edge("work", END)
-    stopped = builder.compile(checkpointer=db.saver, interrupt_before=["work"])
+    stopped = builder.compile(checkpointer=any_db.saver, interrupt_before=["work"])
     stopped.invoke({"turns": 0}, cfg("sent"), durability="sync")  # Sends saved, none run: no writes
-    head = db.saver.get_tuple(cfg("sent"))
+    head = any_db.saver.get_tuple(cfg("sent"))
     assert head.checkpoint["channel_values"].get("__pregel_tasks") and not head.pending_writes
-    assert unfinished_threads(db, ["sent"]) == ["sent"]
-    graph = builder.compile(checkpointer=db.saver)
+    assert unfinished_threads(any_db, ["sent"]) == ["sent"]
+    graph = builder.compile(checkpointer=any_db.saver)
     with pytest.raises(RuntimeError):
         graph.invoke({"turns": 0}, cfg("fan"), durability="sync")
-    assert graph.get_state(cfg("fan")).next and unfinished_threads(db, ["fan"]) == ["fan"]
+    assert graph.get_state(cfg("fan")).next and unfinished_threads(any_db, ["fan"]) == ["fan"]
     graph.invoke(None, cfg("fan"), durability="sync")
-    assert graph.get_state(cfg("fan")).next == () and unfinished_threads(db, ["fan"]) == []
+    assert graph.get_state(cfg("fan")).next == () and unfinished_threads(any_db, ["fan"]) == []
 
 
 def test_retention_skips_unfinished_and_refuses_them_by_name(chat: Chat):
