@@ -30,6 +30,7 @@ from stateline_errors import ConfigError, DatabaseLockedError, StorageError
 from ._pg_saver import MIGRATIONS as SAVER_MIGRATIONS  # noqa: F401 - re-exported
 from ._pg_saver import StatelinePostgresSaver, UnboxingSerde  # noqa: F401 - re-exported
 from ._sql import META_TABLE, SCHEMA_TABLE, Result, Row, Transaction, make_row
+from ._serde import FastReadSerializer
 
 CONNECT_TIMEOUT_S = 5
 """How long opening a connection may take before the server counts as unreachable."""
@@ -308,7 +309,7 @@ def _setup(dsn: str, where: str) -> tuple[StatelinePostgresSaver, PostgresStore,
     try:
         pool.open(wait=True, timeout=CONNECT_TIMEOUT_S * 2)
         backend = PostgresBackend(pool, where)
-        saver = StatelinePostgresSaver(pool)  # type: ignore[arg-type]
+        saver = StatelinePostgresSaver(pool, serde=FastReadSerializer())  # type: ignore[arg-type]
         saver.setup()
         store = PostgresStore(pool)  # type: ignore[arg-type]
         store.setup()

@@ -57,6 +57,7 @@ from stateline_errors import ConfigError
 from . import _sqlite
 from ._codec import ZlibCodec, next_version
 from ._saver_async import ThreadedAsyncMixin
+from ._serde import FastReadSerializer
 from ._saver_rows import COLUMNS, SCHEMA, WRITE_COLUMNS, copy_thread_rows, prune_thread_rows
 from ._values import ValueStore, collect_garbage
 
@@ -87,7 +88,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
     """A LangGraph checkpoint saver on one SQLite connection (shared safely by threads)."""
 
     def __init__(self, conn: sqlite3.Connection, *, serde: SerializerProtocol | None = None) -> None:
-        super().__init__(serde=serde)
+        super().__init__(serde=serde or FastReadSerializer())
         conn.isolation_level = None  # transactions are explicit: BEGIN IMMEDIATE / COMMIT
         self.conn = conn
         self.lock = threading.RLock()

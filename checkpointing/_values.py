@@ -25,10 +25,12 @@ place after it was checkpointed is not seen by the identity check.
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +41,19 @@ from stateline_errors import CorruptDatabaseError
 VIEW_CACHE_SIZE = 256
 """How many (thread, ns, channel) list views stay in memory (LRU)."""
 
+CHUNK_ITEMS = 64
+"""Items appended since the last chunk row after which the SQLite saver writes the next one.
+
+Without chunks a 2,500-message thread is a chain of 2,500 one-message rows, and a
+restarted process pays a row fetch, an inflate and a serializer call for each before
+its first turn (~50 ms). A chunk row stores the last ``CHUNK_ITEMS``+ items in one
+payload (one inflate, one decode, better compression) and turns the small rows it
+covers into prefix references, so the head's chain is ~N/64 rows long.
+"""
+
+PREFIX_TYPE = "prefix"
+"""``type`` of a row that stores no items: its value is the first ``length`` items of its base."""
+
 _CHAIN_SQL = """
 WITH RECURSIVE chain(version, base_version, type, blob, length, depth) AS (
     SELECT version, base_version, type, blob, length, 0 FROM sl_blobs
@@ -47,6 +62,7 @@ WITH RECURSIVE chain(version, base_version, type, blob, length, depth) AS (
     SELECT b.version, b.base_version, b.type, b.blob, b.length, c.depth + 1
     FROM chain c JOIN sl_blobs b
       ON b.thread_id = ? AND b.checkpoint_ns = ? AND b.channel = ? AND b.version = c.base_version
+    WHERE c.depth < 1000000
 )
 SELECT version, type, blob, length FROM chain ORDER BY depth DESC
 """
@@ -56,7 +72,43 @@ _INSERT_SQL = (
     "base_version, length) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
+_TO_PREFIX_SQL = (
+    f"UPDATE sl_blobs SET type = '{PREFIX_TYPE}', blob = NULL, base_version = ? "
+    "WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ? AND length IS NOT NULL"
+)
+
 Key = tuple[str, str, str]
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Hold off the cyclic garbage collector while thousands of messages are built.
+
+    Each allocation burst triggers young-generation passes, and now and then a full
+    pass over the whole heap: measured on a 2,500-message rebuild, a median +3 ms and
+    one read in six taking ~90 ms instead of ~18. Messages hold no reference cycles,
+    so nothing is left for the collector that it would have freed; it runs normally
+    afterwards. Another thread that paused it first re-enables it when it is done.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _chunk_after(view: _ListView | None, base: str, start: int) -> tuple[str | None, int]:
+    """The chunk boundary of a view after a delta on ``base`` (of length ``start``).
+
+    Appending keeps the boundary; a delta on an older prefix (a rewind's branch) or a
+    full row starts a new segment there, so a later chunk never covers items of the
+    other branch.
+    """
+    if view is not None and (base == view.tip or start >= view.chunk_len):
+        return view.chunk, view.chunk_len
+    return base, start
 
 
 @dataclass
@@ -67,6 +119,10 @@ class _ListView:
     lengths: dict[str, int] = field(default_factory=dict)
     tip: str | None = None
     """The version whose value is all of ``items``."""
+    chunk: str | None = None
+    """The newest chunk row's version on this chain (None: the chain's start)."""
+    chunk_len: int = 0
+    """Its length: items past it are in small delta rows."""
 
     def extends_tip(self, new: list[Any]) -> bool:
         """True if ``new`` starts with all of ``items`` (the common case: messages appended).
@@ -153,11 +209,44 @@ class ListViews:
         base, start, lengths = self._pick_base(view, new)
         if base is not None and not base_exists(base):
             base, start, lengths = None, 0, {}
+        chunk, chunk_len = _chunk_after(view, base, start) if base is not None else (version, len(new))
         lengths[version] = len(new)
-        self._keep(key, _ListView(list(new), lengths, version))
+        self._keep(key, _ListView(list(new), lengths, version, chunk, chunk_len))
         if base is None:
             return (*serde.dumps_typed(list(new)), None, len(new))
         return (*serde.dumps_typed(new[start:]), base, len(new))
+
+    def encode_chunk(
+        self,
+        serde: SerializerProtocol,
+        key: Key,
+        version: str,
+        new: list[Any],
+        base_exists: Callable[[str], bool],
+    ) -> tuple[tuple[str, bytes, str | None, int], list[str]] | None:
+        """A chunk row for ``new`` and the versions it covers, or None if no chunk is due.
+
+        Due when ``new`` extends the cached tip by enough items since the last chunk.
+        The row stores everything after that chunk (or the whole list); the covered
+        versions are the stored prefixes longer than the last chunk, each of which is
+        now ``new[:length]`` -- the caller rewrites them as prefix references.
+        """
+        view = self._view(key)
+        if view is None or view.tip is None or len(new) - view.chunk_len < CHUNK_ITEMS:
+            return None
+        try:
+            if not view.extends_tip(new):
+                return None
+        except Exception:  # noqa: BLE001 - items whose == raises: the plain path handles them
+            return None
+        base, start = view.chunk, view.chunk_len
+        if base is not None and not base_exists(base):
+            base, start = None, 0
+        covered = [v for v, n in view.lengths.items() if view.chunk_len < n]
+        lengths = {**view.lengths, version: len(new)}
+        self._keep(key, _ListView(list(new), lengths, version, version, len(new)))
+        row = (*serde.dumps_typed(new[start:] if base else list(new)), base, len(new))
+        return row, covered
 
     @staticmethod
     def _pick_base(view: _ListView | None, new: list[Any]) -> tuple[str | None, int, dict[str, int]]:
@@ -181,16 +270,31 @@ class ListViews:
     # -- reading -------------------------------------------------------------
     def rebuild(self, serde: SerializerProtocol, key: Key, rows: Sequence[tuple]) -> list[Any]:
         """The list from its chain ``rows`` (version, type, payload, length), base first."""
+        with _gc_paused():
+            return self._rebuild(serde, key, rows)
+
+    def _rebuild(self, serde: SerializerProtocol, key: Key, rows: Sequence[tuple]) -> list[Any]:
         items: list[Any] = []
         lengths: dict[str, int] = {}
+        chunk, chunk_len = None, 0
         for version, type_, blob, length in rows:
-            items.extend(serde.loads_typed((type_, blob)))
+            before = len(items)
+            if type_ == PREFIX_TYPE:
+                del items[length:]
+                # versions past the cut belong to another branch: no longer prefixes of items
+                lengths = {v: n for v, n in lengths.items() if n <= length}
+            else:
+                items.extend(serde.loads_typed((type_, blob)))
             if len(items) != length:
                 raise CorruptDatabaseError(
                     f"list value {key!r}@{version} rebuilt to {len(items)} items, stored {length}"
                 )
+            if type_ != PREFIX_TYPE and (before == 0 or length - before >= CHUNK_ITEMS):
+                chunk, chunk_len = version, length
+            elif length < chunk_len:
+                chunk, chunk_len = version, length
             lengths[version] = length
-        self._keep(key, _ListView(items, lengths, rows[-1][0]))
+        self._keep(key, _ListView(items, lengths, rows[-1][0], chunk, chunk_len))
         return list(items)
 
 
@@ -215,15 +319,21 @@ class ValueStore(ListViews):
             key = (thread_id, ns, channel)
             if channel not in values:
                 continue  # an empty channel: a version without a row reads back as empty
+            covered: list[str] = []
             if type(values[channel]) is list:
-                row = self.encode(
-                    self.serde, key, str(version), values[channel], lambda base: _base_exists(cur, key, base)
-                )
+                exists = lambda base: _base_exists(cur, key, base)  # noqa: E731
+                chunked = self.encode_chunk(self.serde, key, str(version), values[channel], exists)
+                if chunked is not None:
+                    row, covered = chunked
+                else:
+                    row = self.encode(self.serde, key, str(version), values[channel], exists)
             else:
                 row = (*self.serde.dumps_typed(values[channel]), None, None)
             cur.execute(_INSERT_SQL, (thread_id, ns, channel, str(version), *row))
             if cur.rowcount == 0:  # version already stored by someone: trust the stored one
                 self.drop(key)
+            elif covered:
+                cur.executemany(_TO_PREFIX_SQL, [(str(version), *key, v) for v in covered])
 
     # -- reading -------------------------------------------------------------
     def read(
