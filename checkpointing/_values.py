@@ -72,6 +72,10 @@ _INSERT_SQL = (
     "base_version, length) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
+_ROW_SQL = (
+    "SELECT type, base_version, length, blob FROM sl_blobs "
+    "WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?"
+)
 _TO_PREFIX_SQL = (
     f"UPDATE sl_blobs SET type = '{PREFIX_TYPE}', blob = NULL, base_version = ? "
     "WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ? AND length IS NOT NULL"
@@ -194,6 +198,19 @@ class ListViews:
         if view is not None and version in view.lengths:
             return view.items[: view.lengths[version]]
         return None
+
+    def cached_prefix(self, key: Key, version: str, base: str, length: int) -> list[Any] | None:
+        """A prefix reference's value (``base``'s first ``length`` items) if ``base`` is cached.
+
+        Reading history backwards meets one such row per older version; answering
+        each from the cached list keeps the walk a slice per item, not a rebuild.
+        """
+        view = self._view(key)
+        if view is None or view.lengths.get(base, -1) < length:
+            return None
+        with self._lock:
+            view.lengths[version] = length
+        return view.items[:length]
 
     # -- writing -------------------------------------------------------------
     def encode(
@@ -351,13 +368,17 @@ class ValueStore(ListViews):
         cached = self.cached(key, version)
         if cached is not None:
             return cached
-        rows = cur.execute(_CHAIN_SQL, (*key, version, *key)).fetchall()
-        if not rows:
+        head = cur.execute(_ROW_SQL, (*key, version)).fetchone()
+        if head is None:
             return _EMPTY  # no row: the channel was empty at that version
-        _, type_, blob, length = rows[-1]
+        type_, base, length, blob = head
         if length is None:
             return self.serde.loads_typed((type_, blob))
-        return self.rebuild(self.serde, key, rows)
+        if type_ == PREFIX_TYPE and (hit := self.cached_prefix(key, version, base, length)) is not None:
+            return hit
+        if base is None:
+            return self.rebuild(self.serde, key, [(version, type_, blob, length)])
+        return self.rebuild(self.serde, key, cur.execute(_CHAIN_SQL, (*key, version, *key)).fetchall())
 
 
 class _Empty:

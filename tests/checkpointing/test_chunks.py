@@ -141,3 +141,22 @@ def test_edited_message_list_is_not_chunked_onto_the_wrong_base(chat: Chat):
     contents = _contents(chat.db, cfg("t"))
     assert contents[3] == "edited" and contents[-2] == f"n{CHUNK_ITEMS - 1}"
     assert len(contents) == 2 * TURNS + 2 * CHUNK_ITEMS
+
+
+def test_walking_history_after_restart_rebuilds_the_list_once(db_path, chat: Chat, monkeypatch):
+    """Older versions are prefix references of cached chunks: a slice each, not a rebuild each."""
+    from checkpointing._values import ListViews
+
+    for turn in range(TURNS):
+        chat.say("t", f"m{turn}")
+    warm = _every_version(chat.db, "t")
+    chat.db.close()
+    rebuilds = []
+    real = ListViews.rebuild
+    monkeypatch.setattr(ListViews, "rebuild", lambda self, *a: rebuilds.append(a[1]) or real(self, *a))
+    cold = _reopened(db_path)
+    try:
+        assert _every_version(cold, "t") == warm
+        assert rebuilds.count(("t", "", "messages")) <= 2, len(rebuilds)
+    finally:
+        cold.close()
