@@ -7,14 +7,16 @@ What differs from stock ``SqliteSaver`` and why it still keeps the contract:
   values as appended deltas (see ``_values``). A checkpoint is rebuilt from its own
   scalars plus exactly the versions it names, so what ``get_tuple`` returns is
   what ``put`` was given.
-* Durability: every ``put`` commits with ``synchronous=FULL`` before it returns,
-  so a checkpoint LangGraph was told about survives power loss (``durability="sync"``).
-  Ordinary task writes (``put_writes``) commit with ``synchronous=NORMAL``: in WAL
-  mode such a commit is already safe against a process crash, and the next FULL
-  commit (the step's checkpoint) syncs the WAL up to and including it. Writes
-  that a resume depends on with no checkpoint following them (errors,
-  interrupts, resume values) commit with FULL at once. One fsync per superstep
-  instead of one per task plus one per checkpoint.
+* Durability: every ``put`` returns only once its commit is on disk, so a
+  checkpoint LangGraph was told about survives power loss (``durability="sync"``).
+  In WAL mode that is group commit (``_walsync``): the commit runs with
+  ``synchronous=NORMAL`` and the WAL is fsynced after the write lock is released,
+  one fsync covering every writer of the file in the process that committed
+  before it. Ordinary task writes (``put_writes``) do not wait for an fsync: in
+  WAL mode a commit is already safe against a process crash, and the next
+  checkpoint's fsync covers it. Writes that a resume depends on with no checkpoint
+  following them (errors, interrupts, resume values) wait for theirs. A file in
+  another journal mode gets ``synchronous=FULL`` commits instead.
 * Writes take the lock up front (``BEGIN IMMEDIATE``), so several processes on one
   file wait on the busy timeout instead of failing a lock upgrade.
 * ``list`` pages through a keyset cursor: constant memory and no lock held
@@ -58,6 +60,7 @@ from . import _sqlite
 from ._codec import ZlibCodec, next_version
 from ._saver_async import ThreadedAsyncMixin
 from ._serde import FastReadSerializer
+from ._walsync import WalSync, wal_sync_for
 from ._saver_rows import COLUMNS, SCHEMA, WRITE_COLUMNS, copy_thread_rows, prune_thread_rows
 from ._values import ValueStore, collect_garbage
 
@@ -95,6 +98,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         self.where = _db_name(conn)
         self._file_lock = _file_lock(self.where)
         self._synchronous: str | None = None
+        self._wal_sync: WalSync | None = None
         self.is_setup = False
 
     @property
@@ -127,17 +131,35 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
                     self.conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
                     self.conn.execute("VACUUM")
                 self.conn.executescript(SCHEMA)
+                wal = self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
             except sqlite3.Error as exc:
                 raise _sqlite.translate_error(exc, self.where) from exc
+            # group commit needs the WAL; a file in another journal mode keeps FULL commits
+            self._wal_sync = wal_sync_for(self.where) if wal and self.where != ":memory:" else None
             self.is_setup = True
 
     @contextmanager
     def _transaction(self, *, write: bool, durable: bool = True) -> Iterator[sqlite3.Cursor]:
-        with self.lock, (self._file_lock if write else nullcontext()):
+        """A transaction; a durable write returns once its commit is fsynced.
+
+        In WAL mode the commit itself does not sync (``synchronous=NORMAL``); the fsync
+        runs after the write lock is released and is shared with every writer of this
+        file in the process that committed before it (group commit, ``_walsync``).
+        """
+        with self.lock:
+            ticket = yield from self._locked_transaction(write, durable)
+        if ticket is not None:  # the connection is free for other threads meanwhile
+            assert self._wal_sync is not None
+            self._wal_sync.wait_durable(ticket)
+
+    def _locked_transaction(self, write: bool, durable: bool) -> Iterator[sqlite3.Cursor]:
+        """The body of ``_transaction`` under the file's write lock; returns a group-commit ticket."""
+        with self._file_lock if write else nullcontext():
             self.setup()
+            group = write and durable and self._wal_sync is not None
             try:
                 if write:
-                    self._set_synchronous("FULL" if durable else "NORMAL")
+                    self._set_synchronous("FULL" if durable and not group else "NORMAL")
                 cur = self.conn.cursor()
                 cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             except sqlite3.Error as exc:
@@ -145,6 +167,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             try:
                 yield cur
                 cur.execute("COMMIT")
+                return self._wal_sync.ticket() if group else None
             except BaseException as exc:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
