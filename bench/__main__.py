@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
-from bench import concurrency, conversation, history, raw, resume
+from bench import concurrency, conversation, history, raw, resume, storefront_turn, workers
 from bench._table import Row, render
 
 DURABLE_COMMITS_PER_TURN = 5
@@ -69,11 +70,39 @@ def run(folder: Path, quick: bool) -> list[Row]:
         conc[workers] = {k: concurrency.run(k, folder, workers, each) for k in ("stock", "ours")}
     rows += concurrency.rows(conc)
 
+    print("[bench] full storefront turn vs the plain 3-node graph ...", flush=True)
+    rows.append(storefront_row(folder, 60 if quick else 200))
+    rows += workers_rows(40 if quick else 120)
+
     payload = max(64, size["ours"] // max(1, n_items))
     rate = raw.commits_per_second(folder, payload, 300 if quick else 2000)
     ours_rate = len(times["ours"]) / sum(times["ours"])
     rows += raw.rows(rate, payload, ours_rate, DURABLE_COMMITS_PER_TURN)
     return rows
+
+
+def storefront_row(folder: Path, turns: int) -> Row:
+    stock, ours = storefront_turn.measure(turns, folder)
+    s, o = statistics.median(stock) * 1000, statistics.median(ours) * 1000
+    return Row("full storefront turn (stateline) vs plain 3-node graph (stock)", s, o, "ms",
+               "faster than plain", o < s, higher_is_better=False,
+               note=f"medians of {turns} interleaved turns; stateline: supervisor + agent + tracking + ledger")  # fmt: skip
+
+
+def workers_rows(turns: int) -> list[Row]:
+    admin = os.environ.get("STATELINE_BENCH_PG_URL") or os.environ.get("STATELINE_TEST_PG_URL")
+    if not admin:
+        return [Row("1/2/4 workers on PostgreSQL", None, None, "turns/s",
+                    note="skipped: set STATELINE_TEST_PG_URL to a PostgreSQL where the bench may CREATE SCHEMA")]  # fmt: skip
+    out = []
+    for n in (1, 2, 4):
+        print(f"[bench] {n} workers on PostgreSQL ...", flush=True)
+        ours, failed = workers.stateline_workers(admin, n, turns)
+        plain = workers.plain_processes(admin, n, turns)
+        out.append(Row(f"{n} worker processes on PostgreSQL: turns/s", plain, ours, "turns/s",
+                       note=f"stateline: storefront turns via `stateline worker` ({failed} failed); "
+                            "stock: plain 3-node graph on PostgresSaver; wall time includes process start-up"))  # fmt: skip
+    return out
 
 
 def load() -> str:
@@ -97,7 +126,11 @@ human and one AI message per turn, `durability="sync"`, one SQLite file on local
 times and sizes, stateline/stock for rates. Disk bytes are counted after a WAL
 checkpoint (main file + WAL). Resume latency is measured on a freshly opened
 saver (as a restarted process) and on the running one (a node raised in the same
-process), median of 3 each. Other work may share this machine: compare ratios
+process), median of 3 each. The storefront row is `bench.storefront_turn`: a full
+`App.send` turn of the storefront example (supervisor, agent subgraph, lifecycle
+tracking, effect ledger) interleaved with turns of the plain 3-node graph on stock
+`SqliteSaver`, both on SQLite files. The worker rows (`bench.workers`) run only with
+`STATELINE_TEST_PG_URL` set. Other work may share this machine: compare ratios
 within one run, not absolute figures across runs.
 
 {table}
