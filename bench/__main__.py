@@ -101,7 +101,7 @@ def workers_rows(turns: int) -> list[Row]:
         plain = workers.plain_processes(admin, n, turns)
         out.append(Row(f"{n} worker processes on PostgreSQL: turns/s", plain, ours, "turns/s",
                        note=f"stateline: storefront turns via `stateline worker` ({failed} failed); "
-                            "stock: plain 3-node graph on PostgresSaver; wall time includes process start-up"))  # fmt: skip
+                            "stock: plain 3-node graph on PostgresSaver; steady rate, start-up excluded"))  # fmt: skip
     return out
 
 

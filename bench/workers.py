@@ -3,8 +3,10 @@ beside 1, 2, 4 processes running the plain 3-node LangGraph graph on stock Postg
 
     STATELINE_TEST_PG_URL=postgresql://... python -m bench.workers [--turns 200]
 
-Each figure uses a fresh PostgreSQL schema. Wall time includes each process's start-up
-(about a second of imports), the same for both sides. Not a test: nothing is asserted.
+Each figure uses a fresh PostgreSQL schema. Rates are steady-state: from the first turn
+to the last (stateline: the queue's finish times; plain: each process reports when its
+loop started and ended), so the ~1 s of imports per process start-up is left out on both
+sides. Not a test: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from pathlib import Path
 
@@ -28,13 +29,16 @@ PLAIN = textwrap.dedent(
     from langgraph.checkpoint.postgres import PostgresSaver
     from bench._graph import build, text
     url, worker, turns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    import time
     with PostgresSaver.from_conn_string(url) as saver:
         if worker == 0:
             saver.setup()
         graph = build(saver)
+        start = time.time()
         for i in range(turns):
             cfg = {"configurable": {"thread_id": f"w{worker}-{i % 6}"}}
             graph.invoke({"messages": [HumanMessage(text())]}, cfg, durability="sync")
+        print(start, time.time())
     """
 )
 
@@ -72,15 +76,14 @@ def stateline_workers(admin: str, workers: int, turns: int) -> tuple[float, int]
             for i in range(turns):
                 queue.enqueue(f"t{i % THREADS}", "what is the total revenue for toys?")
         cmd = [sys.executable, "-m", "stateline", "--db", url, "--json", "worker", "--until-idle", "--poll", "0.05"]
-        start = time.perf_counter()
         procs = [subprocess.Popen(cmd, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL) for _ in range(workers)]
         for p in procs:
             p.wait(timeout=900)
-        elapsed = time.perf_counter() - start
         with open_session(db=url, example="storefront") as app:
             jobs = RunQueue(app.database).list(limit=turns + 1)
         failed = sum(1 for j in jobs if j.status != "done")
-        return turns / elapsed, failed
+        finished = sorted(j.finished_at for j in jobs if j.finished_at is not None)
+        return (len(finished) - 1) / (finished[-1] - finished[0]), failed
     finally:
         _drop(admin, name)
 
@@ -88,17 +91,21 @@ def stateline_workers(admin: str, workers: int, turns: int) -> tuple[float, int]
 def plain_processes(admin: str, processes: int, turns: int) -> float:
     name, url = _schema_url(admin)
     try:
-        subprocess.run([sys.executable, "-c", PLAIN, url, "0", "0"], cwd=ROOT, env=_env(), check=True)
-        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", PLAIN, url, "0", "0"], cwd=ROOT, env=_env(), check=True,
+                       stdout=subprocess.DEVNULL)
         per = turns // processes
         procs = [
-            subprocess.Popen([sys.executable, "-c", PLAIN, url, str(w), str(per)], cwd=ROOT, env=_env())
+            subprocess.Popen([sys.executable, "-c", PLAIN, url, str(w), str(per)], cwd=ROOT, env=_env(),
+                             stdout=subprocess.PIPE, text=True)
             for w in range(processes)
-        ]
+        ]  # fmt: skip
+        spans = []
         for p in procs:
-            if p.wait(timeout=900) != 0:
+            out, _ = p.communicate(timeout=900)
+            if p.returncode != 0:
                 raise RuntimeError("a plain LangGraph process failed")
-        return per * processes / (time.perf_counter() - start)
+            spans.append(tuple(map(float, out.split()[-2:])))
+        return per * processes / (max(end for _, end in spans) - min(start for start, _ in spans))
     finally:
         _drop(admin, name)
 
