@@ -21,6 +21,7 @@ import lzma
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +96,20 @@ class Segment:
             if isinstance(meta, dict) and meta.get("run_id") is not None:
                 runs.add(str(meta["run_id"]))
         return json.dumps(sorted(runs)) if runs else None
+
+
+def map_payloads(segment: Segment, change: Callable[[str, bytes], tuple[str, bytes]]) -> Segment:
+    """A copy with ``change(type, bytes)`` applied to every stored checkpoint and write value
+    (what re-encryption does to the rows); absent values (no type, no bytes, 'empty') are kept."""
+
+    def one(type_: str | None, payload: bytes | None) -> tuple[str | None, bytes | None]:
+        if type_ is None or payload is None or type_ == "empty":
+            return type_, payload
+        return change(type_, bytes(payload))
+
+    checkpoints = [(c[0], c[1], *one(c[2], c[3]), c[4], c[5]) for c in segment.checkpoints]
+    writes = [(*w[:5], *one(w[5], w[6])) for w in segment.writes]
+    return Segment(checkpoints, writes)  # type: ignore[arg-type]
 
 
 def _text(metadata: bytes | str | None) -> str | None:
