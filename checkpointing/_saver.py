@@ -194,11 +194,14 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
         """Newest first, one page of ``LIST_PAGE`` rows per query (keyset pagination)."""
-        if config is not None:
-            config = {**config, "configurable": {**config["configurable"], "thread_id": str(config["configurable"]["thread_id"])}}
+        conf = dict(config["configurable"]) if config is not None else {}
+        if config is not None:  # archived rows are matched against the id as stored: a str
+            conf["thread_id"] = str(conf["thread_id"])
+            config = {**config, "configurable": conf}
         where, params = search_where(config, filter, before)
-        conf = config["configurable"] if config is not None else {}
         scope = (conf.get("thread_id"), conf.get("checkpoint_ns"), get_checkpoint_id(before) if before else None)
+        # One thread and namespace: the key is checkpoint_id alone, a range seek on the
+        # primary key. Otherwise (thread_id, ns) break ties and the seek is a filter.
         one_ns = config is not None and config["configurable"].get("checkpoint_ns") is not None
         remaining = limit
         after: tuple[str, ...] | None = None
