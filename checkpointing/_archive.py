@@ -211,15 +211,18 @@ def page(
         if value is not None:
             conds.append(col)
             args.append(value)
-    sql = "SELECT thread_id, checkpoint_ns, last_id, type, data FROM sl_segments"
+    sql = "SELECT thread_id, checkpoint_ns, last_id FROM sl_segments"
     sql += (" WHERE " + " AND ".join(conds) if conds else "") + " ORDER BY last_id DESC, thread_id DESC, checkpoint_ns DESC"
     found: list[tuple[tuple, Found]] = []
     keys = sorted(live_keys, reverse=True)
     segments = cur.connection.execute(sql, args)  # its own cursor: ``cur`` runs the filter
     try:
-        for seg_thread, seg_ns, last, type_, data in segments:
+        for seg_thread, seg_ns, last in segments:  # keys first: a segment's bytes only if needed
             if len(keys) >= size and (last, seg_thread, seg_ns) < keys[size - 1]:
                 break
+            type_, data = cur.execute(
+                f"SELECT type, data FROM sl_segments WHERE {_SEGMENT_KEY} AND last_id = ?", (seg_thread, seg_ns, last)
+            ).fetchone()
             segment = cache.get((seg_thread, seg_ns, last), type_, data)
             hits = cur.execute(_FILTER_SQL.format(where=where), (seg_thread, seg_ns, segment.filter_json(), *params))
             for (i,) in hits.fetchall():
