@@ -54,6 +54,12 @@ def maybe_archive(cur: sqlite3.Cursor, thread_id: str, ns: str) -> int:
     return made
 
 
+def crowded(cur: sqlite3.Cursor) -> list[tuple[str, str]]:
+    """Every (thread, ns) with more live rows than ``maybe_archive`` leaves."""
+    sql = "SELECT thread_id, checkpoint_ns FROM sl_checkpoints GROUP BY thread_id, checkpoint_ns HAVING count(*) > ?"
+    return [(r[0], r[1]) for r in cur.execute(sql, (KEEP_LIVE + SEGMENT_SIZE,)).fetchall()]
+
+
 def archive_oldest(cur: sqlite3.Cursor, thread_id: str, ns: str, size: int) -> None:
     """Replace the ``size`` oldest live checkpoints of (thread, ns) and their writes by one segment."""
     rows = cur.execute(

@@ -416,6 +416,25 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             sql = "SELECT thread_id FROM sl_checkpoints GROUP BY thread_id HAVING max(created_at) < ?"
             return [r[0] for r in cur.execute(sql, (cutoff,))]
 
+    def archive_cold(self) -> int:
+        """Pack every (thread, ns) with too many live rows into segments; return how many.
+
+        A put archives its own thread as it goes; this is for threads nobody writes to
+        any more in a file from before segments (``vacuum`` runs it). One transaction per
+        few segments, so writers are not held off for long.
+        """
+        with self._transaction(write=False) as cur:
+            crowded = _archive.crowded(cur)
+        made = 0
+        for thread_id, ns in crowded:
+            while True:
+                with self._transaction(write=True) as cur:
+                    step = _archive.maybe_archive(cur, thread_id, ns)
+                if not step:
+                    break
+                made += step
+        return made
+
 
 INLINE_STR = 128
 """Strings up to this length are stored inside the checkpoint row, like numbers and None."""
