@@ -195,6 +195,24 @@ def find(cur: sqlite3.Cursor, cache: SegmentCache, thread_id: str, ns: str, chec
     return None if i is None else _found(thread_id, ns, segment, i)
 
 
+def _segments_in(scope: tuple[str | None, str | None, str | None]) -> tuple[str, list[str]]:
+    """Keys of the segments a ``list`` scope can reach, newest first."""
+    conds, args = [], []
+    for cond, value in zip(("thread_id = ?", "checkpoint_ns = ?", "first_id <= ?"), scope):
+        if value is not None:
+            conds.append(cond)
+            args.append(value)
+    sql = "SELECT thread_id, checkpoint_ns, last_id FROM sl_segments"
+    sql += (" WHERE " + " AND ".join(conds)) if conds else ""
+    return sql + " ORDER BY last_id DESC, thread_id DESC, checkpoint_ns DESC", args
+
+
+def _load(cur: sqlite3.Cursor, cache: SegmentCache, thread_id: str, ns: str, last_id: str) -> Segment:
+    sql = f"SELECT type, data FROM sl_segments WHERE {_SEGMENT_KEY} AND last_id = ?"
+    type_, data = cur.execute(sql, (thread_id, ns, last_id)).fetchone()
+    return cache.get((thread_id, ns, last_id), type_, data)
+
+
 def page(
     cur: sqlite3.Cursor,
     cache: SegmentCache,
@@ -211,14 +229,7 @@ def page(
     segment's ids and metadata by SQLite itself, so filters match exactly as on live rows.
     Segments are read newest first and only while they can still beat the page's worst key.
     """
-    thread_id, ns, upper = scope
-    conds, args = [], []
-    for col, value in (("thread_id = ?", thread_id), ("checkpoint_ns = ?", ns), ("first_id <= ?", upper)):
-        if value is not None:
-            conds.append(col)
-            args.append(value)
-    sql = "SELECT thread_id, checkpoint_ns, last_id FROM sl_segments"
-    sql += (" WHERE " + " AND ".join(conds) if conds else "") + " ORDER BY last_id DESC, thread_id DESC, checkpoint_ns DESC"
+    sql, args = _segments_in(scope)
     found: list[tuple[tuple, Found]] = []
     keys = sorted(live_keys, reverse=True)
     segments = cur.connection.execute(sql, args)  # its own cursor: ``cur`` runs the filter
@@ -226,10 +237,7 @@ def page(
         for seg_thread, seg_ns, last in segments:  # keys first: a segment's bytes only if needed
             if len(keys) >= size and (last, seg_thread, seg_ns) < keys[size - 1]:
                 break
-            type_, data = cur.execute(
-                f"SELECT type, data FROM sl_segments WHERE {_SEGMENT_KEY} AND last_id = ?", (seg_thread, seg_ns, last)
-            ).fetchone()
-            segment = cache.get((seg_thread, seg_ns, last), type_, data)
+            segment = _load(cur, cache, seg_thread, seg_ns, last)
             hits = cur.execute(_FILTER_SQL.format(where=where), (seg_thread, seg_ns, segment.filter_json(), *params))
             for (i,) in hits.fetchall():
                 key = (segment.ids[i], seg_thread, seg_ns)
