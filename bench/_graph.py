@@ -98,8 +98,13 @@ class Backend:
         return fresh
 
     def checkpoints(self, thread_id: str) -> int:
-        table = "checkpoints" if self.kind == "stock" else "sl_checkpoints"
-        sql = f"SELECT count(*) FROM {table} WHERE thread_id = ?"
+        if self.kind == "stock":
+            sql = "SELECT count(*) FROM checkpoints WHERE thread_id = ?1"
+        else:  # live rows plus the ones packed into cold segments
+            sql = (
+                "SELECT (SELECT count(*) FROM sl_checkpoints WHERE thread_id = ?1) + "
+                "(SELECT coalesce(sum(count), 0) FROM sl_segments WHERE thread_id = ?1)"
+            )
         return self.saver.conn.execute(sql, (thread_id,)).fetchone()[0]
 
     def close(self) -> None:

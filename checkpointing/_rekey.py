@@ -15,6 +15,7 @@ from stateline_errors import ConfigError
 from ._codec import inflate
 from ._crypto import SEALED_FIELD, TOKEN_PREFIX, Cipher, parse_key
 from ._database import Database, open_database
+from ._segments import decode, encode, map_payloads
 from ._sql import Transaction
 
 # (table, type column, payload column) LangGraph writes through the saver's serializer
@@ -26,7 +27,7 @@ _SAVER_TABLES = {
     "postgres": [("checkpoint_blobs", "type", "blob"), ("checkpoint_writes", "type", "blob")],
 }
 _NOT_APP_TABLES = {
-    "sl_checkpoints", "sl_blobs", "sl_writes", "checkpoints", "writes", "checkpoint_blobs", "checkpoint_writes", "checkpoint_migrations",
+    "sl_checkpoints", "sl_blobs", "sl_writes", "sl_segments", "checkpoints", "writes", "checkpoint_blobs", "checkpoint_writes", "checkpoint_migrations",
     "store", "store_vectors", "store_migrations", "vector_migrations", "stateline_schema", "stateline_meta",
 }
 
@@ -56,6 +57,8 @@ def rekey(url: str, old_key: str | bytes | None, new_key: str | bytes | None) ->
             for table, type_col, data_col in _SAVER_TABLES[backend]:
                 if _exists(db, table):
                     _rekey_saver_table(tx, db, table, type_col, data_col, old, new)
+            if backend == "sqlite" and _exists(db, "sl_segments"):
+                _rekey_segments(tx, old, new)
             if _exists(db, "store"):
                 _rekey_store(tx, db, old, new)
             for table in _app_tables(db):
@@ -134,6 +137,17 @@ def _rekey_saver_table(tx: Transaction, db: Database, table: str, type_col: str,
         tx.execute(
             f'UPDATE "{table}" SET "{type_col}" = ?, "{data_col}" = ? WHERE {_where_rowid(db, table)}',
             (typ, data, row["rid"]),
+        )
+
+
+def _rekey_segments(tx: Transaction, old: Cipher | None, new: Cipher | None) -> None:
+    """Archived checkpoints (``_segments``): every value inside re-sealed like a row's."""
+    rows = tx.execute("SELECT thread_id, checkpoint_ns, last_id, type, data FROM sl_segments").fetchall()
+    for thread_id, ns, last_id, type_, data in rows:
+        segment = map_payloads(decode(type_, bytes(data)), lambda t, d: _reseal_bytes(d, t, old, new))
+        tx.execute(
+            "UPDATE sl_segments SET data = ? WHERE thread_id = ? AND checkpoint_ns = ? AND last_id = ?",
+            (encode(segment), thread_id, ns, last_id),
         )
 
 

@@ -141,8 +141,10 @@ def _delete_from_thread_index(db: Database, thread_ids: Sequence[str]) -> None:
 def vacuum(db: Database, *, full: bool = False) -> None:
     """Return free pages to the OS and empty the WAL.
 
-    SQLite: incremental on files created by this stateline; on older files (or with
-    ``full=True``) a full VACUUM that also switches them to incremental mode.
+    SQLite: first packs old checkpoints of threads still in the row-only layout into
+    segments (``archive_cold``), then incremental on files created by this stateline;
+    on older files (or with ``full=True``) a full VACUUM that also switches them to
+    incremental mode.
     PostgreSQL: ``VACUUM`` (``VACUUM FULL`` with ``full=True``, which locks the tables)
     of the checkpoint tables, so the freed space is reused.
     """
@@ -150,6 +152,7 @@ def vacuum(db: Database, *, full: bool = False) -> None:
     if not isinstance(saver, StatelineSqliteSaver):
         saver.vacuum(full=full)
         return
+    saver.archive_cold()  # threads left with the row-only layout of older files
     conn = saver.conn
     with saver.lock:
         try:

@@ -56,12 +56,13 @@ from langgraph.checkpoint.sqlite.utils import load_pending_writes, search_where
 
 from stateline_errors import ConfigError
 
-from . import _sqlite
+from . import _archive, _sqlite
 from ._codec import ZlibCodec, next_version
 from ._saver_async import ThreadedAsyncMixin
 from ._serde import FastReadSerializer
 from ._walsync import WalSync, wal_sync_for
 from ._saver_rows import COLUMNS, SCHEMA, WRITE_COLUMNS, copy_thread_rows, prune_thread_rows
+from ._segments import SegmentCache
 from ._values import ValueStore, collect_garbage
 
 _WRITES_SQL = (
@@ -99,6 +100,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         self._file_lock = _file_lock(self.where)
         self._synchronous: str | None = None
         self._wal_sync: WalSync | None = None
+        self.segments = SegmentCache()
         self.is_setup = False
 
     @property
@@ -202,7 +204,10 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
                     (thread_id, ns),
                 )
             row = cur.fetchone()
-            return self._tuple(cur, row) if row else None
+            if row:
+                return self._tuple(cur, row)
+            found = _archive.find(cur, self.segments, thread_id, ns, checkpoint_id or None)
+            return self._tuple(cur, found[0], found[1].pending(found[0][2])) if found else None
 
     def list(
         self,
@@ -213,7 +218,12 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
         """Newest first, one page of ``LIST_PAGE`` rows per query (keyset pagination)."""
+        conf = dict(config["configurable"]) if config is not None else {}
+        if config is not None:  # archived rows are matched against the id as stored: a str
+            conf["thread_id"] = str(conf["thread_id"])
+            config = {**config, "configurable": conf}
         where, params = search_where(config, filter, before)
+        scope = (conf.get("thread_id"), conf.get("checkpoint_ns"), get_checkpoint_id(before) if before else None)
         # One thread and namespace: the key is checkpoint_id alone, a range seek on the
         # primary key. Otherwise (thread_id, ns) break ties and the seek is a filter.
         one_ns = config is not None and config["configurable"].get("checkpoint_ns") is not None
@@ -221,7 +231,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         after: tuple[str, ...] | None = None
         while remaining is None or remaining > 0:
             size = LIST_PAGE if remaining is None else min(LIST_PAGE, remaining)
-            page = self._list_page(where, params, after, size)
+            page = self._list_page(where, params, after, size, scope)
             yield from page
             if len(page) < size:
                 return
@@ -232,8 +242,14 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             remaining = None if remaining is None else remaining - len(page)
 
     def _list_page(
-        self, where: str, params: Sequence[Any], after: tuple[str, ...] | None, size: int
+        self,
+        where: str,
+        params: Sequence[Any],
+        after: tuple[str, ...] | None,
+        size: int,
+        scope: tuple[str | None, str | None, str | None],
     ) -> list[CheckpointTuple]:
+        """One page of live rows merged with the archived checkpoints that sort among them."""
         params = list(params)
         if after is not None:
             where = f"{where} AND " if where else "WHERE "
@@ -242,21 +258,29 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             else:
                 where += "(checkpoint_id, thread_id, checkpoint_ns) < (?, ?, ?)"
             params.extend(after)
+            bound = scope[2]
+            scope = (scope[0], scope[1], after[0] if bound is None else min(bound, after[0]))
         sql = (
             f"SELECT {COLUMNS} FROM sl_checkpoints {where} "
             "ORDER BY checkpoint_id DESC, thread_id DESC, checkpoint_ns DESC LIMIT ?"
         )
         with self._transaction(write=False) as cur:
             rows = cur.execute(sql, (*params, size)).fetchall()
-            return [self._tuple(cur, row) for row in rows]
+            merged: list[tuple[tuple, tuple, list | None]] = [((r[2], r[0], r[1]), r, None) for r in rows]
+            archived = _archive.page(cur, self.segments, scope, where, params, [m[0] for m in merged], size)
+            merged += [(key, row, segment.pending(row[2])) for key, (row, segment, _) in archived]
+            merged.sort(key=lambda m: m[0], reverse=True)
+            return [self._tuple(cur, row, writes) for _, row, writes in merged[:size]]
 
-    def _tuple(self, cur: sqlite3.Cursor, row: tuple) -> CheckpointTuple:
+    def _tuple(self, cur: sqlite3.Cursor, row: tuple, writes: list | None = None) -> CheckpointTuple:
+        """The tuple of a checkpoint row; ``writes`` given for an archived one (else read)."""
         thread_id, ns, checkpoint_id, parent_id, type_, blob, metadata = row
         checkpoint = {"id": checkpoint_id, **self.codec.loads_typed((type_, blob))}
         inline = checkpoint.get("channel_values") or {}
         stored = {k: v for k, v in checkpoint["channel_versions"].items() if k not in inline}
         checkpoint["channel_values"] = {**inline, **self.values.read(cur, thread_id, ns, stored)}
-        writes = cur.execute(_WRITES_SQL, (thread_id, ns, checkpoint_id)).fetchall()
+        if writes is None:
+            writes = cur.execute(_WRITES_SQL, (thread_id, ns, checkpoint_id)).fetchall()
         return CheckpointTuple(
             _config(thread_id, ns, checkpoint_id),
             cast(Checkpoint, checkpoint),
@@ -290,10 +314,12 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         with self._transaction(write=True, durable=True) as cur:
             stored = {k: v for k, v in new_versions.items() if k not in inline}
             self.values.write(cur, thread_id, ns, values, stored)
+            _archive.unarchive_from(cur, thread_id, ns, checkpoint["id"])
             cur.execute(
                 f"INSERT OR REPLACE INTO sl_checkpoints ({COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
+            _archive.maybe_archive(cur, thread_id, ns)
         return _config(thread_id, ns, checkpoint["id"])
 
     def put_writes(
@@ -316,12 +342,14 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             for idx, (channel, value) in enumerate(writes)
         ]  # fmt: skip
         with self._transaction(write=True, durable=any(special)) as cur:
+            if rows:  # writes for an archived checkpoint: it becomes rows again first
+                _archive.unarchive_from(cur, *rows[0][:3])
             cur.executemany(f"{verb} INTO sl_writes {WRITE_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     # -- thread administration -----------------------------------------------------
     def delete_thread(self, thread_id: str) -> None:
         with self._transaction(write=True) as cur:
-            for table in ("sl_checkpoints", "sl_blobs", "sl_writes"):
+            for table in ("sl_checkpoints", "sl_blobs", "sl_writes", "sl_segments"):
                 cur.execute(f"DELETE FROM {table} WHERE thread_id = ?", (str(thread_id),))
             self.values.forget_thread(str(thread_id))
 
@@ -331,6 +359,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             return
         marks = ", ".join("?" for _ in run_ids)
         with self._transaction(write=True) as cur:
+            touched = _archive.unarchive_runs(cur, run_ids)
             doomed = cur.execute(
                 "SELECT thread_id, checkpoint_ns, checkpoint_id FROM sl_checkpoints "
                 f"WHERE json_extract(CAST(metadata AS TEXT), '$.run_id') IN ({marks})",
@@ -340,6 +369,8 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
                 cur.executemany(
                     f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?", doomed
                 )
+            for thread_id, ns in touched | {(d[0], d[1]) for d in doomed}:
+                _archive.refill(cur, thread_id, ns, _archive.KEEP_LIVE)  # the head stays a live row
             collect_garbage(cur, self.codec, sorted({d[0] for d in doomed}))
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
@@ -378,7 +409,8 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
 
     def thread_ids(self) -> list[str]:
         with self._transaction(write=False) as cur:
-            return [r[0] for r in cur.execute("SELECT DISTINCT thread_id FROM sl_checkpoints")]
+            sql = "SELECT thread_id FROM sl_checkpoints UNION SELECT thread_id FROM sl_segments"
+            return [r[0] for r in cur.execute(sql)]
 
     def head_probe(self, thread_id: str, needed: Any) -> tuple[dict[str, Any], bool] | None:
         """The head checkpoint of the root namespace with only its small values and the
@@ -407,6 +439,25 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         with self._transaction(write=False) as cur:
             sql = "SELECT thread_id FROM sl_checkpoints GROUP BY thread_id HAVING max(created_at) < ?"
             return [r[0] for r in cur.execute(sql, (cutoff,))]
+
+    def archive_cold(self) -> int:
+        """Pack every (thread, ns) with too many live rows into segments; return how many.
+
+        A put archives its own thread as it goes; this is for threads nobody writes to
+        any more in a file from before segments (``vacuum`` runs it). One transaction per
+        few segments, so writers are not held off for long.
+        """
+        with self._transaction(write=False) as cur:
+            crowded = _archive.crowded(cur)
+        made = 0
+        for thread_id, ns in crowded:
+            while True:
+                with self._transaction(write=True) as cur:
+                    step = _archive.maybe_archive(cur, thread_id, ns)
+                if not step:
+                    break
+                made += step
+        return made
 
 
 INLINE_STR = 128

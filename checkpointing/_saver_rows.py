@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from . import _archive
+from ._segments import SEGMENT_SCHEMA
 from ._values import collect_garbage
 
 SCHEMA = """
@@ -42,7 +44,7 @@ CREATE TABLE IF NOT EXISTS sl_writes (
     value BLOB,
     PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
 ) WITHOUT ROWID;
-"""
+""" + SEGMENT_SCHEMA
 
 COLUMNS = "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata"
 WRITE_COLUMNS = "(thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, value)"
@@ -66,11 +68,13 @@ def copy_thread_rows(cur: sqlite3.Cursor, source: str, target: str) -> None:
         "task_id, task_path, idx, channel, type, value FROM sl_writes WHERE thread_id = ?",
         (target, source),
     )
+    _archive.copy_segments(cur, source, target)
 
 
 def prune_thread_rows(cur: sqlite3.Cursor, codec: Any, thread_id: str, keep: int) -> int:
     """Delete all but the ``keep`` newest checkpoints per namespace, their writes and dead values."""
-    deleted = cur.execute(
+    deleted = _archive.drop_beyond(cur, thread_id, keep)
+    deleted += cur.execute(
         "DELETE FROM sl_checkpoints WHERE thread_id = ?1 AND (checkpoint_ns, checkpoint_id) IN ("
         " SELECT checkpoint_ns, checkpoint_id FROM (SELECT checkpoint_ns, checkpoint_id, ROW_NUMBER() "
         " OVER (PARTITION BY checkpoint_ns ORDER BY checkpoint_id DESC) AS rn "

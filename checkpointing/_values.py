@@ -38,6 +38,8 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from stateline_errors import CorruptDatabaseError
 
+from ._archive import archived_checkpoints
+
 VIEW_CACHE_SIZE = 256
 """How many (thread, ns, channel) list views stay in memory (LRU)."""
 
@@ -444,7 +446,7 @@ def with_bases(
 def _named_versions(cur: sqlite3.Cursor, codec: Any, thread_id: str) -> set[tuple[str, str, str]]:
     named: set[tuple[str, str, str]] = set()
     rows = cur.execute("SELECT checkpoint_ns, type, checkpoint FROM sl_checkpoints WHERE thread_id = ?", (thread_id,))
-    for ns, type_, blob in rows.fetchall():
+    for ns, type_, blob in [*rows.fetchall(), *archived_checkpoints(cur, thread_id)]:
         versions = codec.loads_typed((type_, blob))["channel_versions"]
         named.update((ns, channel, str(version)) for channel, version in versions.items())
     return named

@@ -67,7 +67,7 @@ def file_bytes(path: Path) -> int:
 
 
 SAVER_TABLES = {
-    "sqlite": ("sl_checkpoints", "sl_blobs", "sl_writes"),
+    "sqlite": ("sl_checkpoints", "sl_blobs", "sl_writes", "sl_segments"),
     "postgres": ("checkpoints", "checkpoint_blobs", "checkpoint_writes"),
 }
 

@@ -8,7 +8,7 @@ import itertools
 import pytest
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 
-from checkpointing import open_database
+from checkpointing import _archive, open_database
 
 CAPABILITIES = {
     "put", "put_writes", "get_tuple", "list",
@@ -16,8 +16,11 @@ CAPABILITIES = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_conformance_all_capabilities(backend, request, tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "sqlite-segments", "postgres"])
+def test_conformance_all_capabilities(backend, request, tmp_path, monkeypatch):
+    if backend == "sqlite-segments":  # archive all but the newest checkpoint, one per segment
+        monkeypatch.setattr(_archive, "KEEP_LIVE", 1)
+        monkeypatch.setattr(_archive, "SEGMENT_SIZE", 1)
     counter = itertools.count()
     # one PostgreSQL schema for the whole suite: every conformance test uses fresh thread ids
     pg_url = request.getfixturevalue("pg_url") if backend == "postgres" else None
