@@ -67,7 +67,8 @@ def run(folder: Path, quick: bool) -> list[Row]:
     for workers in (1, 8, 32):
         print(f"[bench] {workers} concurrent conversations ...", flush=True)
         each = (3 if quick else 10) if workers == 32 else (5 if quick else 20)
-        conc[workers] = {k: concurrency.run(k, folder, workers, each) for k in ("stock", "ours")}
+        kinds = ("stock", "ours", "memory") if workers == 32 else ("stock", "ours")
+        conc[workers] = {k: concurrency.run(k, folder, workers, each) for k in kinds}
     rows += concurrency.rows(conc)
 
     print("[bench] full storefront turn vs the plain 3-node graph ...", flush=True)
