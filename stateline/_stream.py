@@ -375,7 +375,7 @@ def _run(
     """One graph invocation: store and yield its events; ``final`` adds ``conversation_end``."""
     log = event_log(app)
     run_id = new_id()
-    config = {"configurable": {"thread_id": thread_id, "user_id": user_id, "run_id": run_id}}
+    config = app._config(thread_id, user_id, run_id)
     tools = {a.name: getattr(a.act, "__name__", "act") for a in app.registry.list()}
     tr = EventTranslator(thread_id, run_id, tools, previous)
     own_tracking = getattr(app, "ops", None) is None  # else lifecycle's tracker records runs and steps

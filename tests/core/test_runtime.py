@@ -1,0 +1,125 @@
+"""graphs._runtime: stateline's runs save in the calling thread; plain LangGraph graphs are untouched."""
+
+from __future__ import annotations
+
+import operator
+import threading
+from typing import Annotated, TypedDict
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.pregel import _executor
+
+from checkpointing._saver import StatelineSqliteSaver
+from graphs import install_runtime, run_config
+from graphs._runtime import supported
+from stateline import App
+
+from .agents import make_agents
+
+pytestmark = pytest.mark.skipif(not supported(), reason="graphs._runtime targets langgraph 1.2.x")
+
+
+class Counter(TypedDict, total=False):
+    items: Annotated[list, operator.add]
+
+
+def _fan_out(saver) -> object:
+    """START -> a, b (one superstep with two tasks: LangGraph runs them on threads) -> END."""
+    builder = StateGraph(Counter)
+    for name in ("a", "b"):
+        builder.add_node(name, lambda state, name=name: {"items": [(name, threading.current_thread().name)]})
+        builder.add_edge(START, name)
+        builder.add_edge(name, END)
+    return builder.compile(checkpointer=saver)
+
+
+class _ThreadLog(InMemorySaver):
+    """An in-memory saver that notes which thread each save ran on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[str] = []
+
+    def put(self, *args, **kwargs):
+        self.threads.append(threading.current_thread().name)
+        return super().put(*args, **kwargs)
+
+
+@pytest.fixture
+def thread_starts(monkeypatch) -> list[str]:
+    started: list[str] = []
+    original = threading.Thread.start
+
+    def start(self) -> None:
+        started.append(self.name)
+        original(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    return started
+
+
+def test_a_turn_saves_in_the_calling_thread_and_starts_no_threads(tmp_path, monkeypatch, thread_starts) -> None:
+    saves: list[str] = []
+    original = StatelineSqliteSaver.put
+
+    def put(self, *args, **kwargs):
+        saves.append(threading.current_thread().name)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(StatelineSqliteSaver, "put", put)
+    with App(make_agents([]), db=f"sqlite:///{tmp_path / 'a.db'}") as app:
+        app.send("t", "warm up")
+        thread_starts.clear()
+        saves.clear()
+        assert app.send("t", "I want to order a thing: item lamp, quantity 2").agent == "orders"
+    assert thread_starts == []
+    assert saves and set(saves) == {threading.current_thread().name}
+    assert getattr(_executor.get_executor_for_config, "stateline", False)
+
+
+def test_plain_langgraph_graphs_keep_their_thread_pool() -> None:
+    install_runtime()
+    saver = _ThreadLog()
+    graph = _fan_out(saver)
+    out = graph.invoke({"items": []}, {"configurable": {"thread_id": "plain"}}, durability="sync")
+    me = threading.current_thread().name
+    assert sorted(n for n, _ in out["items"]) == ["a", "b"]
+    assert saver.threads and me not in saver.threads  # stock: every save on a pool thread
+
+
+def test_a_marked_run_still_runs_parallel_tasks_on_threads() -> None:
+    install_runtime()
+    saver = _ThreadLog()
+    graph = _fan_out(saver)
+    out = graph.invoke({"items": []}, run_config({"thread_id": "ours"}), durability="sync")
+    me = threading.current_thread().name
+    assert sorted(n for n, _ in out["items"]) == ["a", "b"]
+    assert any(thread != me for _, thread in out["items"])  # the second task went to the run's pool
+    assert set(saver.threads) == {me}
+
+
+def test_a_marked_run_without_sync_durability_keeps_saves_in_the_background() -> None:
+    install_runtime()
+    saver = _ThreadLog()
+    graph = _fan_out(saver)
+    graph.invoke({"items": []}, run_config({"thread_id": "async"}), durability="async")
+    assert saver.threads and threading.current_thread().name not in saver.threads
+
+
+def test_agents_without_approval_store_no_checkpoints_of_their_own(tmp_path) -> None:
+    with App(make_agents([]), db=f"sqlite:///{tmp_path / 'a.db'}") as app:
+        app.send("t", "I want to order a thing: item lamp, quantity 2")
+        namespaces = {ns for (ns,) in app.database.saver.conn.execute("SELECT DISTINCT checkpoint_ns FROM sl_checkpoints")}
+    assert namespaces == {""}
+
+
+def test_approval_agents_keep_their_checkpoints(tmp_path) -> None:
+    from tests.lifecycle.apps import agents
+
+    with App(agents(), db=f"sqlite:///{tmp_path / 'a.db'}") as app:
+        assert app.send("t", "pay amount 3").status == "waiting"
+        namespaces = {ns for (ns,) in app.database.saver.conn.execute("SELECT DISTINCT checkpoint_ns FROM sl_checkpoints")}
+        assert any(ns.startswith("pay:") for ns in namespaces)
+        assert app.resume("t", decision={"action": "approve"}).reply == "paid 3.0"
