@@ -216,7 +216,10 @@ class App:
         """One graph invocation as a tracked run; ``track`` (kind, parent_run_id, attempt) goes to run_started."""
         run_id = track.pop("run_id", None) or new_id()
         config = self._config(thread_id, user_id, run_id)
-        self.hooks.emit("run_started", run_id=run_id, thread_id=thread_id, input=text, user_id=user_id, **track)
+        self.hooks.emit(
+            "run_started", run_id=run_id, thread_id=thread_id, input=text, user_id=user_id,
+            durability=self.durability, **track,
+        )
         try:
             result = self.graph.invoke(payload, config, durability=self.durability)
         except GraphInterrupt:

@@ -383,7 +383,7 @@ def _run(
         log.run_started(run_id, thread_id, user_id=user_id, kind=kind, input=shown_input)
     app.hooks.emit(
         "run_started", run_id=run_id, thread_id=thread_id, input=shown_input if kind == "turn" else None,
-        user_id=user_id, kind=kind, **track,
+        user_id=user_id, kind=kind, durability=app.durability, **track,
     )
     pending: list[Any] = [lead.model_copy(update={"run_id": run_id})] if lead is not None else []
     last_flush = time.monotonic()
