@@ -12,7 +12,7 @@ from langgraph.errors import GraphInterrupt
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from checkpointing import AutoRetention, Database, ThreadIndex, ThreadInfo, open_database
+from checkpointing import AutoRetention, Database, ThreadIndex, ThreadInfo, head_is_idle, open_database
 from graphs import Agent, AgentRegistry, HookSet, build_supervisor, install_runtime, run_config
 from lifecycle import RetryPolicy
 from nodes import EffectLedger, Gate, ModelProvider, provider_from_env
@@ -186,7 +186,8 @@ class App:
         if self.ops is not None and self.ops.recovery.stale_runs(thread_id):
             resumed = bool(self.ops.recovery.recover(thread_id=thread_id).acted)
             previous = "resumed" if resumed else None
-        status = self.status(thread_id)
+        # the common case (the last turn finished) from the head alone; get_state otherwise
+        status = "idle" if head_is_idle(self.database, thread_id) else self.status(thread_id)
         if status == "waiting":
             raise InvalidInputError(
                 f"thread {thread_id!r} is waiting for approval; answer it with "
