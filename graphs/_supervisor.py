@@ -76,10 +76,29 @@ def _agent_node(agent: Agent, *, provider: ModelProvider, hooks: HookSet, ledger
     graph = build_agent_graph(agent, provider=provider, hooks=hooks, ledger=ledger, checkpointer=False)
 
     def run_agent(state: ConversationState, config: RunnableConfig) -> Any:
-        return graph.invoke(state, transient_config(config))
+        return changes(state, graph.invoke(state, transient_config(config)))
 
     run_agent.__name__ = agent.name
     return run_agent
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What an agent's run changed: its final state minus what it was given.
+
+    A subgraph returns its whole state; written back as is, every channel of the
+    supervisor gets a new version (stored again at the next checkpoint) and
+    ``add_messages`` re-merges the whole conversation. Messages appended after the given
+    ones come back alone; any other change to the list (a message replaced or removed)
+    returns the whole list, as the subgraph node did before.
+    """
+    out = {k: v for k, v in after.items() if k != "messages" and (k not in before or before[k] != v)}
+    old, new = before.get("messages") or [], after.get("messages")
+    if new is not None and new is not old:
+        n = len(old)
+        same_start = len(new) >= n and all(a is b for a, b in zip(old, new[:n]))
+        if not same_start or len(new) > n:
+            out["messages"] = new[n:] if same_start else new
+    return out
 
 
 def _reporting_switches(route: Any, hooks: HookSet) -> Any:
