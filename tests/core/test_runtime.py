@@ -123,3 +123,34 @@ def test_approval_agents_keep_their_checkpoints(tmp_path) -> None:
         namespaces = {ns for (ns,) in app.database.saver.conn.execute("SELECT DISTINCT checkpoint_ns FROM sl_checkpoints")}
         assert any(ns.startswith("pay:") for ns in namespaces)
         assert app.resume("t", decision={"action": "approve"}).reply == "paid 3.0"
+
+
+def test_head_is_idle_only_where_status_says_idle(tmp_path) -> None:
+    """send() skips get_state when the head alone shows the last turn finished."""
+    from checkpointing import head_is_idle
+    from tests.lifecycle.apps import FAILURES, agents
+
+    with App(agents(), db=f"sqlite:///{tmp_path / 'a.db'}") as app:
+        assert not head_is_idle(app.database, "t") and app.status("t") == "new"
+        app.send("t", "run job: title one")
+        assert head_is_idle(app.database, "t") and app.status("t") == "idle"
+        app.send("w", "pay amount 3")
+        assert not head_is_idle(app.database, "w") and app.status("w") == "waiting"
+        FAILURES["bad"] = 1
+        with pytest.raises(ValueError):
+            app.send("f", "run job: title bad")
+        assert not head_is_idle(app.database, "f") and app.status("f") == "failed"
+
+
+def test_an_agent_hands_back_only_what_it_changed() -> None:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from graphs._supervisor import changes
+
+    hi, reply = HumanMessage("hi", id="1"), AIMessage("hello", id="2")
+    before = {"messages": [hi], "drafts": {"a": {}}, "trail": ["a"]}
+    after = {"messages": [hi, reply], "drafts": {"a": {"x": 1}}, "trail": ["a"], "active_agent": None}
+    assert changes(before, after) == {"messages": [reply], "drafts": {"a": {"x": 1}}, "active_agent": None}
+    assert changes(before, {**before}) == {}
+    edited = HumanMessage("hi!", id="1")  # replaced by id: the whole list goes back, as before
+    assert changes(before, {**before, "messages": [edited, reply]})["messages"] == [edited, reply]
