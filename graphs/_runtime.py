@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from importlib.metadata import version
@@ -105,9 +106,9 @@ class RunExecutor(concurrent.futures.Executor):
             future: concurrent.futures.Future = concurrent.futures.Future()
             try:
                 future.set_result(fn(*args, **kwargs))
-            except BaseException as exc:  # noqa: BLE001 - handed to the loop exactly as a thread would
+            except Exception as exc:  # noqa: BLE001 - handed to the loop exactly as from a thread
                 future.set_exception(exc)
-            return future
+            return future  # KeyboardInterrupt & co. propagate here, in the caller's thread
         if self._pool is None:
             self._pool = self._stack.enter_context(self._stock(self._config))
         return self._pool.submit(fn, *args, **kwargs)
@@ -116,17 +117,26 @@ class RunExecutor(concurrent.futures.Executor):
         self._stack.close()
 
 
-_installed: list[Callable[[RunnableConfig], Any]] = []
+_installed: list[bool] = []
+"""Whether :func:`install` patched LangGraph, once it ran."""
+_install_lock = threading.Lock()
 
 
 def install() -> bool:
     """Route stateline's runs through :class:`RunExecutor` (idempotent); False if unsupported."""
-    if _installed:
-        return True
-    if not supported():
-        log.warning("langgraph %s is not one of %s: stateline runs use LangGraph's stock executor",
-                    version("langgraph"), SUPPORTED)
-        return False
+    with _install_lock:
+        if not _installed:
+            ok = supported()
+            if ok:
+                _patch()
+            else:
+                log.warning("langgraph %s is not one of %s: stateline runs use LangGraph's stock executor",
+                            version("langgraph"), SUPPORTED)
+            _installed.append(ok)
+        return _installed[0]
+
+
+def _patch() -> None:
     from langgraph.pregel import _executor
 
     stock = _executor.get_executor_for_config
@@ -146,5 +156,3 @@ def install() -> bool:
 
     executor_for_config.stateline = True  # type: ignore[attr-defined]
     _executor.get_executor_for_config = executor_for_config
-    _installed.append(stock)
-    return True
