@@ -91,7 +91,7 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     ones come back alone; any other change to the list (a message replaced or removed)
     returns the whole list, as the subgraph node did before.
     """
-    out = {k: v for k, v in after.items() if k != "messages" and (k not in before or before[k] != v)}
+    out = {k: v for k, v in after.items() if k != "messages" and (k not in before or not _same(before[k], v))}
     old, new = before.get("messages") or [], after.get("messages")
     if new is not None and new is not old:
         n = len(old)
@@ -99,6 +99,14 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         if not same_start or len(new) > n:
             out["messages"] = new[n:] if same_start else new
     return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    """``a == b``, and False where comparing raises (e.g. arrays): then the value is written."""
+    try:
+        return a is b or bool(a == b)
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def _reporting_switches(route: Any, hooks: HookSet) -> Any:

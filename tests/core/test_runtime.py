@@ -154,3 +154,14 @@ def test_an_agent_hands_back_only_what_it_changed() -> None:
     assert changes(before, {**before}) == {}
     edited = HumanMessage("hi!", id="1")  # replaced by id: the whole list goes back, as before
     assert changes(before, {**before, "messages": [edited, reply]})["messages"] == [edited, reply]
+
+
+def test_values_that_cannot_be_compared_are_handed_back() -> None:
+    from graphs._supervisor import changes
+
+    class Odd:
+        def __eq__(self, other):
+            raise ValueError("ambiguous")
+
+    odd = Odd()
+    assert changes({"results": {"a": Odd()}}, {"results": {"a": odd}}) == {"results": {"a": odd}}
