@@ -21,12 +21,14 @@ LangGraph behaviour (slower, never less correct).
    from its parent's config and then fails in LangGraph 1.2.x
    (``'SyncPregelLoop' object has no attribute '_put_checkpoint_fut'``); the
    supervisor invokes such subgraphs with the durability key set to ``"exit"``
-   (which, without a checkpointer, stores nothing).
+   (which, without a checkpointer, stores nothing). On another LangGraph the
+   supervisor keeps checkpointed agent subgraphs instead.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -49,6 +51,7 @@ _SAVE_METHODS = frozenset({"_checkpointer_put_after_previous"})
 """Loop methods that only save a checkpoint; a saver's own bound methods count too."""
 
 
+@functools.cache
 def supported() -> bool:
     """Whether this LangGraph is one whose private names this module was written against."""
     try:

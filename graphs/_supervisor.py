@@ -15,7 +15,7 @@ from stateline_errors import SetupError
 from ._agent import Agent, _adapt, build_agent_graph
 from ._hooks import HookSet, instrument
 from ._registry import AgentRegistry
-from ._runtime import transient_config
+from ._runtime import supported, transient_config
 
 SUPERVISOR_GRAPH = "supervisor"
 
@@ -71,7 +71,7 @@ def _agent_node(agent: Agent, *, provider: ModelProvider, hooks: HookSet, ledger
     ``act``'s effects keep a key that is the same on the re-run (``make_act``), so the
     ledger still runs each once. Inner nodes still report hooks and stream events.
     """
-    if agent.approval:
+    if agent.approval or not supported():  # another langgraph: see graphs._runtime
         return build_agent_graph(agent, provider=provider, hooks=hooks, ledger=ledger)
     graph = build_agent_graph(agent, provider=provider, hooks=hooks, ledger=ledger, checkpointer=False)
 

@@ -165,3 +165,13 @@ def test_values_that_cannot_be_compared_are_handed_back() -> None:
 
     odd = Odd()
     assert changes({"results": {"a": Odd()}}, {"results": {"a": odd}}) == {"results": {"a": odd}}
+
+
+def test_on_an_unknown_langgraph_agents_keep_their_checkpoints(tmp_path, monkeypatch) -> None:
+    import graphs._supervisor as supervisor
+
+    monkeypatch.setattr(supervisor, "supported", lambda: False)
+    with App(make_agents([]), db=f"sqlite:///{tmp_path / 'a.db'}") as app:
+        assert app.send("t", "I want to order a thing: item lamp, quantity 2").agent == "orders"
+        namespaces = {ns for (ns,) in app.database.saver.conn.execute("SELECT DISTINCT checkpoint_ns FROM sl_checkpoints")}
+    assert any(ns.startswith("orders:") for ns in namespaces)
