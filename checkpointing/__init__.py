@@ -3,7 +3,14 @@
 from ._database import Database, Migration, now, open_database
 from ._rekey import rekey
 from ._sql import Row
-from ._policy import AutoRetention, RetentionReport, apply_retention, head_is_unfinished, unfinished_threads
+from ._policy import (
+    AutoRetention,
+    RetentionReport,
+    apply_retention,
+    head_is_idle,
+    head_is_unfinished,
+    unfinished_threads,
+)
 from ._history import delete_thread, fork, iter_history, rewind
 from ._retention import (
     ThreadCleanup,
@@ -33,6 +40,7 @@ __all__ = [
     "delete_idle_threads",
     "delete_thread",
     "fork",
+    "head_is_idle",
     "head_is_unfinished",
     "iter_history",
     "now",

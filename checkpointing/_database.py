@@ -72,14 +72,18 @@ class Database:
         return rows[0] if rows else None
 
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transaction(self, *, durable: bool = True) -> Iterator[Transaction]:
         """A write transaction: ``tx.execute(sql, params)`` returns a cursor (fetchone/fetchall/rowcount).
 
         SQLite takes the write lock up front (BEGIN IMMEDIATE); PostgreSQL runs a real
         transaction in which ``SELECT ... FOR UPDATE`` locks rows. Either way check-then-write
         inside one block is atomic; an exception rolls everything back.
+
+        ``durable=False`` (SQLite): the commit survives a process crash but waits for the
+        next durable commit to the file to survive power loss; for rows that a checkpoint
+        follows at once (step events), never for rows written ahead of what they guard.
         """
-        with self._backend.transaction() as tx:
+        with self._backend.transaction(durable=durable) as tx:
             yield tx
 
     def migrate(self, component: str, migrations: Sequence[Migration]) -> None:

@@ -233,8 +233,12 @@ class PostgresBackend:
         return self._statement(sql, params).fetchall()
 
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
-        """A real transaction on one connection; nested calls use a savepoint."""
+    def transaction(self, *, durable: bool = True) -> Iterator[Transaction]:
+        """A real transaction on one connection; nested calls use a savepoint.
+
+        ``durable`` is accepted for the SQLite backend's sake: here every commit waits for
+        the server's WAL flush.
+        """
         outer = getattr(self._local, "conn", None)
         with nullcontext(outer) if outer is not None else self._pooled() as conn:
             self._local.conn = conn

@@ -28,7 +28,7 @@ from langgraph.checkpoint.base import CheckpointTuple
 from stateline_errors import ConfigError, InvalidInputError
 
 from ._database import Database
-from ._retention import delete_idle_threads, stateline_saver, vacuum
+from ._retention import delete_idle_threads, saver_of, stateline_saver, vacuum
 from ._threads import ThreadIndex
 
 _TASKS = "__pregel_tasks"
@@ -68,6 +68,18 @@ def head_is_unfinished(head: CheckpointTuple | None) -> bool:
     if head is None:
         return False
     return bool(head.pending_writes) or bool(pending_nodes(head.checkpoint))
+
+
+def head_is_idle(target: Any, thread_id: str) -> bool:
+    """True only if ``thread_id``'s root head exists and nothing is left to run from it.
+
+    The cheap check before a turn (``head_probe``: the head's small values and pending
+    writes, no message list, no graph). False means "look closer" with ``get_state``:
+    a new thread, an unfinished one, or a saver without ``head_probe``.
+    """
+    probe = getattr(saver_of(target), "head_probe", None)
+    found = probe(thread_id, _trigger_channels) if probe is not None else None
+    return found is not None and not found[1] and not pending_nodes(found[0])
 
 
 def _trigger_channels(checkpoint: Any) -> list[str]:

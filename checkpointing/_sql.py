@@ -89,7 +89,7 @@ class Backend(Protocol):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int: ...
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
-    def transaction(self) -> AbstractContextManager[Transaction]: ...
+    def transaction(self, *, durable: bool = True) -> AbstractContextManager[Transaction]: ...
     def ddl(self, statement: str) -> str: ...
     def lock_migrations(self, tx: Transaction) -> None: ...
     def close(self) -> None: ...
@@ -139,6 +139,7 @@ class SqliteBackend:
         self._conn = conn
         self._lock = threading.RLock()
         self._depth = 0
+        self._synchronous = "FULL"  # as _sqlite.connect opens it
         conn.row_factory = _sqlite_row
         self._run(SCHEMA_TABLE)
         self._run(META_TABLE)
@@ -151,14 +152,27 @@ class SqliteBackend:
                 raise _sqlite.translate_error(exc, self.where) from exc
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self._run(sql, params).rowcount
+        with self._lock:
+            if self._depth == 0:  # a statement in its own transaction: always durable
+                self._set_synchronous("FULL")
+            return self._run(sql, params).rowcount
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return self._run(sql, params).fetchall()
 
+    def _set_synchronous(self, level: str) -> None:
+        if self._synchronous != level:
+            self._conn.execute(f"PRAGMA synchronous={level}")
+            self._synchronous = level
+
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
-        """BEGIN IMMEDIATE (the write lock taken up front); nested calls use a savepoint."""
+    def transaction(self, *, durable: bool = True) -> Iterator[Transaction]:
+        """BEGIN IMMEDIATE (the write lock taken up front); nested calls use a savepoint.
+
+        ``durable=False`` commits with ``synchronous=NORMAL``: in WAL mode such a commit
+        survives a process crash, and the next FULL commit to the file (any connection's:
+        the WAL is one file) syncs it too. A nested call runs at its outer one's level.
+        """
         with self._lock:
             depth = self._depth
             begin, commit, rollback = (
@@ -166,6 +180,8 @@ class SqliteBackend:
                 if depth == 0
                 else (f"SAVEPOINT sp{depth}", f"RELEASE sp{depth}", f"ROLLBACK TO sp{depth}")
             )
+            if depth == 0:
+                self._set_synchronous("FULL" if durable else "NORMAL")
             self._run(begin)
             self._depth += 1
             try:

@@ -63,12 +63,15 @@ class ThreadIndex:
     def touch(self, thread_id: str, *, user_id: str | None, workflow: str | None) -> None:
         """Record that ``thread_id`` accepted one more turn (creating its row on the first)."""
         t = now()
-        self._db.execute(
-            "INSERT INTO threads(thread_id, user_id, workflow, created_at, updated_at, turns) "
-            "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT(thread_id) DO UPDATE SET "
-            "updated_at = excluded.updated_at, turns = threads.turns + 1",
-            (thread_id, user_id, workflow, t, t),
-        )
+        # not synced on its own: the turn's run row and input checkpoint, committed durably
+        # next, sync it with them
+        with self._db.transaction(durable=False) as tx:
+            tx.execute(
+                "INSERT INTO threads(thread_id, user_id, workflow, created_at, updated_at, turns) "
+                "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT(thread_id) DO UPDATE SET "
+                "updated_at = excluded.updated_at, turns = threads.turns + 1",
+                (thread_id, user_id, workflow, t, t),
+            )
 
     def get(self, thread_id: str) -> ThreadInfo:
         row = self._db.query_one("SELECT * FROM threads WHERE thread_id = ?", (thread_id,))

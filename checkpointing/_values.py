@@ -42,6 +42,8 @@ from ._archive import archived_checkpoints
 
 VIEW_CACHE_SIZE = 256
 """How many (thread, ns, channel) list views stay in memory (LRU)."""
+EMPTY_CACHE_SIZE = 4096
+"""How many (thread, ns, channel, version) known to have no value stay in memory (LRU)."""
 
 CHUNK_ITEMS = 64
 """Items appended since the last chunk row after which the SQLite saver writes the next one.
@@ -318,11 +320,39 @@ class ListViews:
 
 
 class ValueStore(ListViews):
-    """Reads and writes channel values of the ``sl_blobs`` table (caller holds the lock)."""
+    """Reads and writes channel values of the ``sl_blobs`` table (caller holds the lock).
+
+    A channel version with no value (an emptied trigger or ``__start__``: half the
+    versions a checkpoint names) has no row. Versions this store wrote so are remembered
+    (``_empty``), so reading a checkpoint back does not query for each of them; a version
+    is never given a value later (versions are unique, rows never rewritten).
+    """
 
     def __init__(self, serde: SerializerProtocol) -> None:
         super().__init__()
         self.serde = serde
+        self._empty: OrderedDict[tuple[Key, str], None] = OrderedDict()
+
+    def _note_empty(self, key: Key, version: str) -> None:
+        with self._lock:
+            self._empty[(key, version)] = None
+            while len(self._empty) > EMPTY_CACHE_SIZE:
+                self._empty.popitem(last=False)
+
+    def _known_empty(self, key: Key, version: str) -> bool:
+        with self._lock:
+            return (key, version) in self._empty
+
+    def forget_thread(self, thread_id: str) -> None:
+        super().forget_thread(thread_id)
+        with self._lock:
+            for entry in [e for e in self._empty if e[0][0] == thread_id]:
+                del self._empty[entry]
+
+    def forget_all(self) -> None:
+        super().forget_all()
+        with self._lock:
+            self._empty.clear()
 
     # -- writing -------------------------------------------------------------
     def write(
@@ -337,6 +367,7 @@ class ValueStore(ListViews):
         for channel, version in versions.items():
             key = (thread_id, ns, channel)
             if channel not in values:
+                self._note_empty(key, str(version))
                 continue  # an empty channel: a version without a row reads back as empty
             covered: list[str] = []
             if type(values[channel]) is list:
@@ -370,6 +401,8 @@ class ValueStore(ListViews):
         cached = self.cached(key, version)
         if cached is not None:
             return cached
+        if self._known_empty(key, version):
+            return _EMPTY
         head = cur.execute(_ROW_SQL, (*key, version)).fetchone()
         if head is None:
             return _EMPTY  # no row: the channel was empty at that version

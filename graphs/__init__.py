@@ -14,11 +14,14 @@ from ._hooks import (
     instrument,
 )
 from ._registry import AgentRegistry, load_agent
+from ._runtime import RUN_KEY, run_config
+from ._runtime import install as install_runtime
 from ._supervisor import SUPERVISOR_GRAPH, build_supervisor
 
 __all__ = [
     "HOOK_METHODS",
     "RESERVED_NAMES",
+    "RUN_KEY",
     "SUPERVISOR_GRAPH",
     "Agent",
     "AgentRegistry",
@@ -32,6 +35,8 @@ __all__ = [
     "RunStartedHook",
     "build_agent_graph",
     "build_supervisor",
+    "install_runtime",
     "instrument",
     "load_agent",
+    "run_config",
 ]

@@ -99,8 +99,10 @@ def build_agent_graph(
 ) -> CompiledStateGraph:
     """Compile ``agent`` into the graph ``collect -> validate -> (act | ask and end)``.
 
-    Inside a supervisor, leave ``checkpointer`` as None: the subgraph then checkpoints into
-    the parent's saver under its own namespace, so a crash inside ``act`` resumes at ``act``.
+    Inside a supervisor, ``checkpointer=None`` checkpoints into the parent's saver under
+    the subgraph's own namespace (a crash inside ``act`` resumes at ``act``); ``False``
+    stores nothing (a crash re-runs the whole agent) and keys ``act``'s effects so that
+    they stay the same on that re-run.
     """
     if not isinstance(agent, Agent):
         raise AgentDefinitionError(None, "agent", f"expected an Agent, got {type(agent).__name__}")
@@ -109,7 +111,7 @@ def build_agent_graph(
     nodes = {
         "collect": make_collect(agent.name, agent.schema, provider),
         "validate": make_validate(agent.name, agent.schema, agent.description, approval=agent.approval),
-        "act": make_act(agent.name, agent.schema, agent.act, ledger),
+        "act": make_act(agent.name, agent.schema, agent.act, ledger, checkpointed=checkpointer is not False),
     }
     builder = StateGraph(ConversationState)
     for node, fn in nodes.items():

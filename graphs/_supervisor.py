@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
@@ -11,9 +12,10 @@ from langgraph.types import Command
 from nodes import FALLBACK, ConversationState, EffectLedger, Gate, ModelProvider, OfflineProvider, make_fallback, make_route
 from stateline_errors import SetupError
 
-from ._agent import _adapt, build_agent_graph
+from ._agent import Agent, _adapt, build_agent_graph
 from ._hooks import HookSet, instrument
 from ._registry import AgentRegistry
+from ._runtime import supported, transient_config
 
 SUPERVISOR_GRAPH = "supervisor"
 
@@ -30,8 +32,9 @@ def build_supervisor(
 ) -> CompiledStateGraph:
     """Compile the supervisor over every agent in ``registry``.
 
-    ``gate`` tells the route node which agents may take work (the lifecycle plugs in here);
-    agent subgraphs inherit ``checkpointer``, so their drafts live in the thread's state.
+    ``gate`` tells the route node which agents may take work (the lifecycle plugs in here).
+    Drafts live in the thread's (supervisor's) state. Agent subgraphs store no checkpoints
+    of their own (see :func:`_agent_node`), except approval agents, which interrupt.
     """
     if not isinstance(registry, AgentRegistry):
         raise SetupError(f"build_supervisor needs an AgentRegistry, got {type(registry).__name__}")
@@ -48,11 +51,62 @@ def build_supervisor(
     )
     builder.add_node(FALLBACK, instrument(SUPERVISOR_GRAPH, FALLBACK, _adapt(make_fallback(cards, provider)), hooks))
     for agent in agents:
-        builder.add_node(agent.name, build_agent_graph(agent, provider=provider, hooks=hooks, ledger=ledger))
+        builder.add_node(agent.name, _agent_node(agent, provider=provider, hooks=hooks, ledger=ledger))
         builder.add_edge(agent.name, END)
     builder.add_edge(START, "route")
     builder.add_edge(FALLBACK, END)
     return builder.compile(checkpointer=checkpointer, store=store, name=SUPERVISOR_GRAPH)
+
+
+def _agent_node(agent: Agent, *, provider: ModelProvider, hooks: HookSet, ledger: EffectLedger | None) -> Any:
+    """The supervisor's node for ``agent``: its subgraph, checkpointed only if it needs it.
+
+    An approval agent's subgraph inherits the supervisor's saver: ``interrupt()`` in
+    ``validate`` resumes from the subgraph's own checkpoint. Any other agent runs as one
+    supervisor task without checkpoints of its own: its namespace is new every turn, so
+    its checkpoints would store the whole conversation again per turn (its input and
+    ``messages``), more than half the cost of a turn. Nothing is lost by it: the
+    supervisor checkpoints before the agent starts and after it finishes, a crash
+    inside re-runs the agent task from ``collect`` (nodes are at-least-once) and
+    ``act``'s effects keep a key that is the same on the re-run (``make_act``), so the
+    ledger still runs each once. Inner nodes still report hooks and stream events.
+    """
+    if agent.approval or not supported():  # another langgraph: see graphs._runtime
+        return build_agent_graph(agent, provider=provider, hooks=hooks, ledger=ledger)
+    graph = build_agent_graph(agent, provider=provider, hooks=hooks, ledger=ledger, checkpointer=False)
+
+    def run_agent(state: ConversationState, config: RunnableConfig) -> Any:
+        return changes(state, graph.invoke(state, transient_config(config)))
+
+    run_agent.__name__ = agent.name
+    return run_agent
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What an agent's run changed: its final state minus what it was given.
+
+    A subgraph returns its whole state; written back as is, every channel of the
+    supervisor gets a new version (stored again at the next checkpoint) and
+    ``add_messages`` re-merges the whole conversation. Messages appended after the given
+    ones come back alone; any other change to the list (a message replaced or removed)
+    returns the whole list, as the subgraph node did before.
+    """
+    out = {k: v for k, v in after.items() if k != "messages" and (k not in before or not _same(before[k], v))}
+    old, new = before.get("messages") or [], after.get("messages")
+    if new is not None and new is not old:
+        n = len(old)
+        same_start = len(new) >= n and all(a is b for a, b in zip(old, new[:n]))
+        if not same_start or len(new) > n:
+            out["messages"] = new[n:] if same_start else new
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    """``a == b``, and False where comparing raises (e.g. arrays): then the value is written."""
+    try:
+        return a is b or bool(a == b)
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def _reporting_switches(route: Any, hooks: HookSet) -> Any:

@@ -3,6 +3,12 @@
 The run row is written when ``run_started`` fires, before the graph is invoked, with the
 accepted input: a crash before the first checkpoint still leaves what recovery needs
 (LangGraph #8764). Events go to the same database as the checkpoints.
+
+Run rows are committed durably (a run started with ``durability="sync"``: by the run's
+first durable commit, see ``run_started``). Step events are committed as they happen but
+without their own fsync (``transaction(durable=False)``): they survive a
+process crash at once, and a power loss once the step's checkpoint, committed durably
+right after the node, syncs the file. Each saved ~0.7 ms of a turn's wall time.
 """
 
 from __future__ import annotations
@@ -48,15 +54,22 @@ class Tracker:
     # -- runs -----------------------------------------------------------------------
     def run_started(
         self, *, run_id: str, thread_id: str, input: Any, user_id: str | None = None, kind: str | None = None,
-        parent_run_id: str | None = None, attempt: int = 1, **_: Any,
+        parent_run_id: str | None = None, attempt: int = 1, durability: str | None = None, **_: Any,
     ) -> None:
+        """Store the run row before the graph starts.
+
+        With ``durability="sync"`` the row needs no fsync of its own: before the run does
+        anything that outlives it (its input checkpoint, a task's checkpoint, an effect's
+        ledger row) it makes a durable commit to the same file, which syncs the row too.
+        """
         me = _process.current()
         kind = kind or ("turn" if input is not None else "resume")
-        self._db.execute(
-            "INSERT INTO tracking_runs(run_id, thread_id, kind, input, user_id, status, pid, host, proc, "
-            "started_at, attempt, parent_run_id) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
-            (run_id, thread_id, kind, input, user_id, me.pid, me.host, me.proc, now(), attempt, parent_run_id),
-        )
+        with self._db.transaction(durable=durability != "sync") as tx:
+            tx.execute(
+                "INSERT INTO tracking_runs(run_id, thread_id, kind, input, user_id, status, pid, host, proc, "
+                "started_at, attempt, parent_run_id) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                (run_id, thread_id, kind, input, user_id, me.pid, me.host, me.proc, now(), attempt, parent_run_id),
+            )
         with self._lock:
             self._seq[run_id] = 0
             self._current[thread_id] = run_id
@@ -109,7 +122,7 @@ class Tracker:
             if not flush and self.batch:
                 return
             rows, agent = self._take(run_id)
-        with self._db.transaction() as tx:
+        with self._db.transaction(durable=False) as tx:  # see the module docstring
             self._write(tx, run_id, rows, agent)
 
     def _take(self, run_id: str) -> tuple[list[tuple], str | None]:

@@ -120,10 +120,32 @@ def _accepts_context(fn: ActFn) -> bool:
     return len(params) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params.values())
 
 
+def effect_scope(meta: dict[str, Any], *, checkpointed: bool) -> str:
+    """The part of an effect key that names one execution of ``act``: namespace and step.
+
+    In a checkpointed graph every task id in the namespace comes from a stored checkpoint,
+    so a resumed ``act`` gets the same one. Without checkpoints, ``act``'s own task id is
+    derived from a checkpoint that was never stored and changes on a re-run; the enclosing
+    task's id (from the supervisor's stored checkpoint) and the step do not, so the scope
+    keeps those and only ``act``'s name: ``listing:<task id>|act@3``.
+    """
+    ns, step = str(meta.get("langgraph_checkpoint_ns", "")), meta.get("langgraph_step", "")
+    if not checkpointed:
+        head, sep, last = ns.rpartition("|")
+        ns = f"{head}{sep}{last.split(':', 1)[0]}"
+    return f"{ns}@{step}"
+
+
 def make_act(
-    agent: str, schema: type[BaseModel], act_fn: ActFn, ledger: EffectLedger | None = None
+    agent: str, schema: type[BaseModel], act_fn: ActFn, ledger: EffectLedger | None = None, *,
+    checkpointed: bool = True,
 ) -> Callable[..., dict]:
-    """``act``: run the agent's action once with the validated model; clear the draft."""
+    """``act``: run the agent's action once with the validated model; clear the draft.
+
+    ``checkpointed=False``: the agent's graph stores no checkpoints, so a re-run after a
+    crash starts it again with new inner task ids; its effect scope then leaves out
+    ``act``'s own task id (see :func:`effect_scope`).
+    """
     with_ctx = _accepts_context(act_fn)
 
     def act(state: ConversationState, config: RunnableConfig, runtime: Any = None) -> dict[str, Any]:
@@ -135,7 +157,7 @@ def make_act(
             thread_id=str(configurable.get("thread_id", "")),
             user_id=configurable.get("user_id"),
             run_id=configurable.get("run_id"),
-            scope=f"{meta.get('langgraph_checkpoint_ns', '')}@{meta.get('langgraph_step', '')}",
+            scope=effect_scope(meta, checkpointed=checkpointed),
             store=getattr(runtime, "store", None),
             ledger=ledger or DirectEffects(),
         )

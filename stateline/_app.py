@@ -12,8 +12,8 @@ from langgraph.errors import GraphInterrupt
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from checkpointing import AutoRetention, Database, ThreadIndex, ThreadInfo, open_database
-from graphs import Agent, AgentRegistry, HookSet, build_supervisor
+from checkpointing import AutoRetention, Database, ThreadIndex, ThreadInfo, head_is_idle, open_database
+from graphs import Agent, AgentRegistry, HookSet, build_supervisor, install_runtime, run_config
 from lifecycle import RetryPolicy
 from nodes import EffectLedger, Gate, ModelProvider, provider_from_env
 from stateline_errors import InvalidInputError, SetupError, UnknownThreadError
@@ -49,6 +49,7 @@ class App:
     ) -> None:
         if durability not in ("sync", "async", "exit"):
             raise SetupError(f"durability {durability!r} must be 'sync', 'async' or 'exit'")
+        install_runtime()  # saves of stateline's own runs in the calling thread (graphs._runtime)
         self.database = db if isinstance(db, Database) else open_database(db)
         self._owns_db = not isinstance(db, Database)
         self.registry = AgentRegistry(list(agents))
@@ -153,7 +154,7 @@ class App:
 
     # -- running --------------------------------------------------------------
     def _config(self, thread_id: str, user_id: str | None, run_id: str) -> dict[str, Any]:
-        return {"configurable": {"thread_id": thread_id, "user_id": user_id, "run_id": run_id}}
+        return run_config({"thread_id": thread_id, "user_id": user_id, "run_id": run_id})
 
     def send(self, thread_id: str, message: str, *, user_id: str | None = None, run_id: str | None = None) -> Turn:
         """Handle one user message in ``thread_id`` and return the agents' replies.
@@ -185,7 +186,8 @@ class App:
         if self.ops is not None and self.ops.recovery.stale_runs(thread_id):
             resumed = bool(self.ops.recovery.recover(thread_id=thread_id).acted)
             previous = "resumed" if resumed else None
-        status = self.status(thread_id)
+        # the common case (the last turn finished) from the head alone; get_state otherwise
+        status = "idle" if head_is_idle(self.database, thread_id) else self.status(thread_id)
         if status == "waiting":
             raise InvalidInputError(
                 f"thread {thread_id!r} is waiting for approval; answer it with "
@@ -215,7 +217,10 @@ class App:
         """One graph invocation as a tracked run; ``track`` (kind, parent_run_id, attempt) goes to run_started."""
         run_id = track.pop("run_id", None) or new_id()
         config = self._config(thread_id, user_id, run_id)
-        self.hooks.emit("run_started", run_id=run_id, thread_id=thread_id, input=text, user_id=user_id, **track)
+        self.hooks.emit(
+            "run_started", run_id=run_id, thread_id=thread_id, input=text, user_id=user_id,
+            durability=self.durability, **track,
+        )
         try:
             result = self.graph.invoke(payload, config, durability=self.durability)
         except GraphInterrupt:
@@ -223,16 +228,16 @@ class App:
         except BaseException as exc:
             self.hooks.emit("run_finished", run_id=run_id, thread_id=thread_id, status="failed", error=exc)
             raise
-        snapshot = self.graph.get_state({"configurable": {"thread_id": thread_id}})
-        waiting = thread_status(snapshot) == "waiting"
+        snapshot = None if _finished(result) else self.graph.get_state({"configurable": {"thread_id": thread_id}})
+        waiting = snapshot is not None and thread_status(snapshot) == "waiting"
         status = "waiting" if waiting else "completed"
         self.hooks.emit("run_finished", run_id=run_id, thread_id=thread_id, status=status, error=None)
-        values = snapshot.values or (result or {})
+        values = result if snapshot is None else (snapshot.values or (result or {}))
         replies = replies_after_last_user(list(values.get("messages") or []))
         agent = next((m.agent for m in reversed(replies) if m.agent), None)
         return Turn(
             thread_id, run_id, status, tuple(replies), agent if agent != "supervisor" else None,
-            interrupt=interrupt_value(snapshot) if waiting else None,
+            interrupt=interrupt_value(snapshot) if waiting and snapshot is not None else None,
         )
 
     # -- reading --------------------------------------------------------------
@@ -273,6 +278,13 @@ class App:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _finished(result: Any) -> bool:
+    """Whether ``invoke``'s result already is the thread's final state: it returns the last
+    values with ``__interrupt__`` added when the run stopped for a person, so a result with
+    messages and no interrupt saves reading the state back (a ``get_state``)."""
+    return isinstance(result, dict) and "__interrupt__" not in result and result.get("messages") is not None
 
 
 def _with(turn: Turn, **changes: Any) -> Turn:

@@ -375,7 +375,7 @@ def _run(
     """One graph invocation: store and yield its events; ``final`` adds ``conversation_end``."""
     log = event_log(app)
     run_id = new_id()
-    config = {"configurable": {"thread_id": thread_id, "user_id": user_id, "run_id": run_id}}
+    config = app._config(thread_id, user_id, run_id)
     tools = {a.name: getattr(a.act, "__name__", "act") for a in app.registry.list()}
     tr = EventTranslator(thread_id, run_id, tools, previous)
     own_tracking = getattr(app, "ops", None) is None  # else lifecycle's tracker records runs and steps
@@ -383,7 +383,7 @@ def _run(
         log.run_started(run_id, thread_id, user_id=user_id, kind=kind, input=shown_input)
     app.hooks.emit(
         "run_started", run_id=run_id, thread_id=thread_id, input=shown_input if kind == "turn" else None,
-        user_id=user_id, kind=kind, **track,
+        user_id=user_id, kind=kind, durability=app.durability, **track,
     )
     pending: list[Any] = [lead.model_copy(update={"run_id": run_id})] if lead is not None else []
     last_flush = time.monotonic()

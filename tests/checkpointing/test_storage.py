@@ -160,3 +160,26 @@ def test_postgres_database_written_before_deltas_is_migrated_and_read(pg_url: st
         assert len(graph.get_state(cfg("t")).values["messages"]) == 2
         graph.invoke({"messages": [HumanMessage("new")]}, cfg("t"))
         assert [m.content for m in graph.get_state(cfg("t")).values["messages"]] == ["old", "hi", "new", "hi"]
+
+
+def test_reading_a_checkpoint_back_skips_versions_known_to_be_empty(db_path):
+    """Emptied channels (triggers, ``__start__``) have versions but no rows: the saver that
+    wrote them does not query for them again, and a cold saver reads the same state."""
+    db = open_database(f"sqlite:///{db_path}")
+    chat = Chat(db)
+    try:
+        for turn in range(3):
+            chat.say("t", f"m{turn}")
+        statements: list[str] = []
+        db.saver.conn.set_trace_callback(statements.append)
+        warm = db.saver.get_tuple(cfg("t"))
+        db.saver.conn.set_trace_callback(None)
+        assert not [s for s in statements if "sl_blobs" in s]  # messages cached, the rest empty or inline
+        db.saver.values.forget_all()
+        cold = db.saver.get_tuple(cfg("t"))
+        assert cold.checkpoint["channel_values"].keys() == warm.checkpoint["channel_values"].keys()
+        assert [m.content for m in cold.checkpoint["channel_values"]["messages"]] == [
+            m.content for m in warm.checkpoint["channel_values"]["messages"]
+        ]
+    finally:
+        db.close()

@@ -101,7 +101,7 @@ def test_prune_idle_threads_and_vacuum_shrinks_the_file(tmp_path):
     say(db, "big", *(f"sell: title Kite {i}, price 15, category toys, description: " + "x" * 400 for i in range(12)))
     full = file_bytes(path)
     report = cli_json("prune", "--keep-last", "1", "--vacuum", db=db)
-    assert report["vacuumed"] and report["pruned_checkpoints"] > 50
+    assert report["vacuumed"] and report["pruned_checkpoints"] > 40  # 12 turns of ~4 checkpoints, all but one
     assert file_bytes(path) < full
     report = cli_json("prune", "--idle-ttl", "0", db=db)
     assert report["deleted_threads"] == ["big"]

@@ -100,20 +100,36 @@ def test_send_on_failed_thread_restarts_from_start_and_says_so(db_path) -> None:
 
 
 def test_crash_mid_act_resumes_only_the_unfinished_task(db_path) -> None:
+    """The agent task is the supervisor's unfinished task; it runs again from ``collect``
+    (an agent without approval stores no checkpoints of its own), route does not."""
     crash(db_path, "t", point="node:act")
     with open_test_app(db_path) as app:
         assert app.status("t") == "interrupted"
         (action,) = app.recover().actions
         assert action.outcome == "resumed"
         nodes = [(e.graph, e.node) for e in app.ops.runs.events(action.run_id) if e.kind == "started"]
-        assert nodes == [("job", "act")]
+        assert nodes == [("job", "collect"), ("job", "validate"), ("job", "act")]
         crashed = [r for r in app.ops.runs.thread_runs("t") if r.kind == "turn"]
         assert crashed[0].status == "interrupted"
         timeline = app.ops.runs.events(crashed[0].run_id)
         assert [(e.kind, e.node) for e in timeline if e.kind == "finished"][-1] == ("finished", "validate")
-        assert timeline[-1].kind == "crashed" and "unfinished tasks: job, act" in timeline[-1].detail
+        assert timeline[-1].kind == "crashed" and "unfinished tasks: job" in timeline[-1].detail
         assert app.state("t").messages[-1].text == "did one"
         assert app.recover().empty
+
+
+def test_crash_after_the_effect_reruns_the_agent_but_not_the_effect(db_path) -> None:
+    """Killed after ``act`` recorded its effect, before its writes: the re-run agent task
+    gets the same effect key (no checkpoint of its own needed) and replays the result."""
+    crash(db_path, "t", point="node:act:after")
+    with open_test_app(db_path) as app:
+        (action,) = app.recover().actions
+        assert action.outcome == "resumed"
+        (effect,) = app.ops.ledger.list(thread_id="t")
+        assert effect.status == "done" and effect.result == "one"
+        replayed = [e.detail for e in app.ops.runs.events(action.run_id) if e.kind == "effect"]
+        assert replayed == [f"replayed ({effect.effect_id})"]
+        assert [m.text for m in app.state("t").messages] == ["run job: title one", "did one"]
 
 
 def test_send_after_a_crash_finishes_the_interrupted_turn_first(db_path) -> None:
