@@ -213,6 +213,17 @@ def _open_postgres(parsed: DatabaseURL) -> Database:
     return db
 
 
+SQLITE_SAVER_FORMATS = [(1, ""), (2, "")]
+"""Versions of how the SQLite saver lays out its rows (the saver creates its tables itself).
+
+v1: ``sl_checkpoints``/``sl_blobs``/``sl_writes`` with list deltas. v2: cold segments
+(``sl_segments``) and chunk rows with prefix references. Recorded so that a future
+layout is refused by this code (``SchemaVersionError``) instead of misread: a saver
+that does not know segments would garbage-collect values they need. (Releases before
+v2 did not check this record.)
+"""
+
+
 def _open_sqlite(parsed: DatabaseURL) -> Database:
     assert parsed.path is not None
     _sqlite.check_sqlite_file(parsed.path)
@@ -236,5 +247,10 @@ def _open_sqlite(parsed: DatabaseURL) -> Database:
     except StorageError:
         for c in closers:
             c.close()
+        raise
+    try:
+        db.migrate("sqlite_saver", SQLITE_SAVER_FORMATS)
+    except BaseException:
+        db.close()
         raise
     return db

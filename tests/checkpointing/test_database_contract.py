@@ -180,3 +180,16 @@ def test_caught_statement_error_leaves_transaction_usable(db: Database) -> None:
             tx.execute("INSERT INTO items(id, n) VALUES ('a', 2)")
         tx.execute("INSERT INTO items(id, n) VALUES ('b', 2)")
     assert [r["id"] for r in db.query("SELECT id FROM items ORDER BY id")] == ["a", "b"]
+
+
+def test_a_sqlite_file_with_a_newer_saver_layout_is_refused_unchanged(tmp_path) -> None:
+    from pathlib import Path
+
+    path = tmp_path / "newer.db"
+    with open_database(f"sqlite:///{path}") as db:
+        assert db.query_one("SELECT version FROM stateline_schema WHERE component = 'sqlite_saver'")["version"] == 2
+        db.execute("UPDATE stateline_schema SET version = 3 WHERE component = 'sqlite_saver'")
+    before = Path(path).read_bytes()
+    with pytest.raises(SchemaVersionError, match="sqlite_saver schema v3.*knows up to v2; upgrade stateline"):
+        open_database(f"sqlite:///{path}")
+    assert Path(path).read_bytes() == before
