@@ -45,6 +45,7 @@ def run(folder: Path, quick: bool) -> list[Row]:
         print(f"[bench] {kind}: {turns} turns ...", flush=True)
         backends[kind], times[kind] = conversation.run_turns(kind, folder, turns)
     rows += conversation.rows(times, turns)
+    growth_at = len(rows)
     size = {k: conversation.settled_bytes(b) for k, b in backends.items()}
     rows += conversation.disk_rows(size["stock"], size["ours"], turns)
 
@@ -59,6 +60,9 @@ def run(folder: Path, quick: bool) -> list[Row]:
         resume.short_thread(backend)
         res[kind] = {(t, r): resume.measure(backend, t, restart=r) for t, r in resume.CASES}
     rows += resume.rows(res)
+    print("[bench] turn 10 and the long thread's next turn, alternating ...", flush=True)
+    alternating = {k: conversation.interleaved(b) for k, b in backends.items()}
+    rows.insert(growth_at, conversation.interleaved_row(alternating, turns))
     rows.append(conversation.retention_row(backends["ours"], size["stock"], turns))
     for backend in backends.values():
         backend.close()

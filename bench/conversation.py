@@ -67,6 +67,36 @@ def rows(times: dict[str, list[float]], turns: int) -> list[Row]:
     return out
 
 
+def interleaved(backend: Backend, rounds: int = 30) -> tuple[float, float]:
+    """Median ms of a thread's 10th turn and of a turn of the long thread, taken in alternation.
+
+    The sequential rows compare windows measured seconds apart; on a shared machine the
+    load in between moves them more than the effect being measured. Alternating a 10th
+    turn of a fresh thread with the next turn of the long one puts both under the same
+    conditions.
+    """
+    short, long_ = [], []
+    for r in range(rounds):
+        for _ in range(9):
+            turn(backend.graph, f"short-{r}")
+        start = time.perf_counter()
+        turn(backend.graph, f"short-{r}")
+        short.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        turn(backend.graph, THREAD)
+        long_.append(time.perf_counter() - start)
+    return statistics.median(short) * 1000, statistics.median(long_) * 1000
+
+
+def interleaved_row(results: dict[str, tuple[float, float]], turns: int) -> Row:
+    (s10, s_last), (o10, o_last) = results["stock"], results["ours"]
+    growth = o_last / o10
+    return Row(f"turn {turns}+ / turn 10, interleaved", s_last / s10, growth, "x", "<= 1.5x", growth <= 1.5,
+               higher_is_better=False,
+               note=f"medians of 30 alternating turns: stateline {o10:.1f} / {o_last:.1f} ms, "
+                    f"stock {s10:.1f} / {s_last:.1f} ms")  # fmt: skip
+
+
 def disk_rows(stock_bytes: int, ours_bytes: int, turns: int) -> list[Row]:
     return [
         Row(f"disk bytes, one {turns}-turn thread (no retention)", stock_bytes, ours_bytes, "B",
