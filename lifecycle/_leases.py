@@ -1,10 +1,14 @@
-"""Thread leases: at most one recoverer works on a thread at a time, across processes and hosts."""
+"""Thread leases: at most one process works on a thread at a time (a recoverer, or a turn
+sent through ``App.send``/``App.resume``), across processes and hosts."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from checkpointing import Database, now
+from stateline_errors import ThreadBusyError
 
 from . import _process
 
@@ -28,7 +32,7 @@ class ThreadLeases:
         row = self._db.query_one("SELECT * FROM thread_leases WHERE thread_id = ?", (thread_id,))
         values = (owner, me.host, me.pid, me.proc, t + self.lease_s)
         if row is None:
-            taken = self._db.execute(
+            taken = self._write(
                 "INSERT INTO thread_leases(owner, host, pid, proc, expires_at, thread_id) VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(thread_id) DO NOTHING",
                 (*values, thread_id),
@@ -37,7 +41,7 @@ class ThreadLeases:
             holder_alive = _process.is_alive(row["host"], row["pid"], row["proc"])
             if holder_alive or (holder_alive is None and row["expires_at"] > t):
                 return None  # a live holder here, or one elsewhere whose lease has not expired
-            taken = self._db.execute(
+            taken = self._write(
                 "UPDATE thread_leases SET owner = ?, host = ?, pid = ?, proc = ?, expires_at = ? "
                 "WHERE thread_id = ? AND owner = ?",
                 (*values, thread_id, row["owner"]),
@@ -45,4 +49,21 @@ class ThreadLeases:
         return owner if taken else None
 
     def release(self, thread_id: str, owner: str) -> None:
-        self._db.execute("DELETE FROM thread_leases WHERE thread_id = ? AND owner = ?", (thread_id, owner))
+        self._write("DELETE FROM thread_leases WHERE thread_id = ? AND owner = ?", (thread_id, owner))
+
+    @contextmanager
+    def held(self, thread_id: str) -> Iterator[None]:
+        """Hold ``thread_id``'s lease for the block; ThreadBusyError (nothing done) if a live holder has it."""
+        owner = self.acquire(thread_id)
+        if owner is None:
+            raise ThreadBusyError(thread_id)
+        try:
+            yield
+        finally:
+            self.release(thread_id, owner)
+
+    def _write(self, sql: str, params: tuple) -> int:
+        """A lease write without its own fsync (SQLite): a lease only matters while its holder
+        lives, and a power loss that could drop the row also ends every holder on this host."""
+        with self._db.transaction(durable=False) as tx:
+            return tx.execute(sql, params).rowcount

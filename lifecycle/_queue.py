@@ -152,6 +152,17 @@ class RunQueue:
             ("failed" if error is not None else "done", now(), reply, error, job_id, worker),
         ))
 
+    def defer(self, job_id: str, worker: str, delay_s: float) -> bool:
+        """Give a job back to be claimed again after ``delay_s`` (its thread was busy elsewhere).
+
+        It stays 'running' with no worker and a lease that ends then, so ``claim``'s rule
+        for expired leases picks it up, and later turns of its thread keep waiting behind it.
+        """
+        return bool(self._db.execute(
+            "UPDATE run_queue SET worker = NULL, lease_until = ? WHERE job_id = ? AND worker = ? AND status = 'running'",
+            (now() + delay_s, job_id, worker),
+        ))
+
     def get(self, job_id: str) -> Job:
         row = self._db.query_one("SELECT * FROM run_queue WHERE job_id = ?", (job_id,))
         if row is None:

@@ -67,6 +67,11 @@ class Recovery:
         seen = max(run.started_at, (last["at"] if last and last["at"] is not None else 0.0))
         return now() - seen > self.stale_after_s
 
+    @property
+    def leases(self) -> ThreadLeases:
+        """The thread leases recovery takes; ``App.send`` holds the same one for a turn."""
+        return self._leases
+
     def stale_runs(self, thread_id: str | None = None) -> list[RunInfo]:
         runs = self._log.list(status="running", thread_id=thread_id, limit=1_000_000)
         return [r for r in runs if self.gone(r)]

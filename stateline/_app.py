@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
@@ -186,20 +186,21 @@ class App:
         if self.ops is not None and self.ops.recovery.stale_runs(thread_id):
             resumed = bool(self.ops.recovery.recover(thread_id=thread_id).acted)
             previous = "resumed" if resumed else None
-        # the common case (the last turn finished) from the head alone; get_state otherwise
-        status = "idle" if head_is_idle(self.database, thread_id) else self.status(thread_id)
-        if status == "waiting":
-            raise InvalidInputError(
-                f"thread {thread_id!r} is waiting for approval; answer it with "
-                f"`stateline resume {thread_id} --approve | --reject | --edit k=v`"
-            )
-        if status == "interrupted":
-            self._run(thread_id, user_id, None, None, kind="resume")
-            resumed, previous = True, "resumed"
-        elif status == "failed":
-            previous = "restarted"
-        self.threads.touch(thread_id, user_id=user_id, workflow=self.workflow)
-        turn = self._run(thread_id, user_id, {"messages": [HumanMessage(text)]}, text, run_id=run_id)
+        with self._held(thread_id):
+            # the common case (the last turn finished) from the head alone; get_state otherwise
+            status = "idle" if head_is_idle(self.database, thread_id) else self.status(thread_id)
+            if status == "waiting":
+                raise InvalidInputError(
+                    f"thread {thread_id!r} is waiting for approval; answer it with "
+                    f"`stateline resume {thread_id} --approve | --reject | --edit k=v`"
+                )
+            if status == "interrupted":
+                self._run(thread_id, user_id, None, None, kind="resume")
+                resumed, previous = True, "resumed"
+            elif status == "failed":
+                previous = "restarted"
+            self.threads.touch(thread_id, user_id=user_id, workflow=self.workflow)
+            turn = self._run(thread_id, user_id, {"messages": [HumanMessage(text)]}, text, run_id=run_id)
         return _with(turn, resumed=resumed, previous=previous)
 
     def resume(self, thread_id: str, *, user_id: str | None = None, decision: Any = None) -> Turn:
@@ -211,7 +212,14 @@ class App:
         if decision is not None and status != "waiting":
             raise InvalidInputError(f"thread {thread_id!r} is not waiting for approval (it is {status})")
         payload = Command(resume=decision) if decision is not None else None
-        return self._run(thread_id, user_id, payload, None, kind="decision" if decision is not None else "resume")
+        with self._held(thread_id):
+            return self._run(thread_id, user_id, payload, None, kind="decision" if decision is not None else "resume")
+
+    def _held(self, thread_id: str) -> AbstractContextManager[None]:
+        """The thread's lease for one turn: a recoverer or a turn in another process holding it
+        makes this one fail with ThreadBusyError before anything runs (not run twice at once).
+        Without tracking there is no lease table: nothing to hold."""
+        return self.ops.recovery.leases.held(thread_id) if self.ops is not None else nullcontext()
 
     def _run(self, thread_id: str, user_id: str | None, payload: Any, text: str | None, **track: Any) -> Turn:
         """One graph invocation as a tracked run; ``track`` (kind, parent_run_id, attempt) goes to run_started."""

@@ -20,10 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lifecycle._queue import Job, RunQueue
-from stateline_errors import SetupError, StatelineRuntimeError
+from stateline_errors import SetupError, StatelineRuntimeError, ThreadBusyError
 
 from ._app import App
 from ._convert import replies_after_last_user
+
+BUSY_RETRY_S = 2.0
+"""How long a job whose thread is held by another process (a recoverer) waits before its next claim."""
 
 
 class TurnNotFinishedError(StatelineRuntimeError):
@@ -77,6 +80,8 @@ class WorkerStats:
     """Jobs whose turn failed."""
     taken_over: int = 0
     """Jobs another worker had started (finished through recovery)."""
+    deferred: int = 0
+    """Times a job was given back because its thread was held elsewhere (claimed again later)."""
     job_ids: list[str] = field(default_factory=list)
     """Every job this worker closed."""
 
@@ -119,14 +124,21 @@ class Worker:
         job = self.queue.claim(self.name)
         if job is None:
             return None
+        busy = False
         with _Heartbeat(self.queue, job, self.name) as beat:
             try:
                 reply = self._execute(job)
                 error = None
+            except ThreadBusyError:  # a recoverer or a turn elsewhere holds the thread: not a failure
+                reply, error, busy = None, None, True
             except Exception as exc:  # noqa: BLE001 - a failed turn fails its job, not the worker
                 reply, error = None, f"{type(exc).__name__}: {exc}"
         if beat.lost:
             return job  # the lease ran out mid-turn and another worker owns the job now
+        if busy:
+            self.queue.defer(job.job_id, self.name, BUSY_RETRY_S)
+            self.stats.deferred += 1
+            return job
         if self.queue.finish(job.job_id, self.name, reply=reply, error=error):
             self.stats.job_ids.append(job.job_id)
             if error is None:
