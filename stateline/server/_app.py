@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stateline._app import App
@@ -127,7 +128,11 @@ def create_app(session: App, tokens: TokenTable, settings: ServerSettings | None
         yield
         ctx.executor.shutdown(wait=False, cancel_futures=True)
 
-    api = FastAPI(
+    # FastAPIOffline: /docs loads Swagger UI from files in the package (/static-offline-docs),
+    # not from a CDN, so it works on a machine with no internet. No /redoc: ReDoc still
+    # fetches its logo from cdn.redoc.ly.
+    api = FastAPIOffline(
+        redoc_url=None,
         lifespan=lifespan,
         title="stateline",
         version="0.1.0",

@@ -81,3 +81,18 @@ def test_page_streams_a_conversation_and_approves_a_draft(browser, tmp_path):
         page.click("#threads li")
         page.wait_for_selector(".msg.assistant:has-text('Published')")
         assert page.is_hidden("#approval")
+
+
+def test_api_docs_render_offline_from_local_files(browser, tmp_path):
+    """/docs (Swagger UI) loads its scripts from the server itself: no CDN needed."""
+    with ServerProcess(tmp_path / "docs.db") as srv:
+        page = browser.new_page()
+        page.set_default_timeout(15_000)
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
+        page.goto(srv.url + "/docs")
+        page.wait_for_selector(".opblock-summary-path:has-text('/api/threads')")
+        assert page.locator(".opblock").count() >= 10  # every operation of the API is listed
+        outside = [u for u in requested if not u.startswith((srv.url, "data:", "blob:"))]
+        assert not outside, outside
+        assert page.goto(srv.url + "/redoc").status == 404  # ReDoc would fetch from its CDN: not served
