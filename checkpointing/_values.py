@@ -86,6 +86,8 @@ _TO_PREFIX_SQL = (
 )
 
 Key = tuple[str, str, str]
+BlobRow = tuple[str, bytes, str | None, int]
+"""(type, payload, base version or None, list length) of one ``sl_blobs`` row."""
 
 
 @contextmanager
@@ -224,7 +226,7 @@ class ListViews:
         version: str,
         new: list[Any],
         base_exists: Callable[[str], bool],
-    ) -> tuple[str, bytes, str | None, int]:
+    ) -> BlobRow:
         """(type, payload, base version or None, length) of the row storing ``new`` at ``version``."""
         view = self._view(key)
         base, start, lengths = self._pick_base(view, new)
@@ -236,38 +238,6 @@ class ListViews:
         if base is None:
             return (*serde.dumps_typed(list(new)), None, len(new))
         return (*serde.dumps_typed(new[start:]), base, len(new))
-
-    def encode_chunk(
-        self,
-        serde: SerializerProtocol,
-        key: Key,
-        version: str,
-        new: list[Any],
-        base_exists: Callable[[str], bool],
-    ) -> tuple[tuple[str, bytes, str | None, int], list[str]] | None:
-        """A chunk row for ``new`` and the versions it covers, or None if no chunk is due.
-
-        Due when ``new`` extends the cached tip by enough items since the last chunk.
-        The row stores everything after that chunk (or the whole list); the covered
-        versions are the stored prefixes longer than the last chunk, each of which is
-        now ``new[:length]`` -- the caller rewrites them as prefix references.
-        """
-        view = self._view(key)
-        if view is None or view.tip is None or len(new) - view.chunk_len < CHUNK_ITEMS:
-            return None
-        try:
-            if not view.extends_tip(new):
-                return None
-        except Exception:  # noqa: BLE001 - items whose == raises: the plain path handles them
-            return None
-        base, start = view.chunk, view.chunk_len
-        if base is not None and not base_exists(base):
-            base, start = None, 0
-        covered = [v for v, n in view.lengths.items() if view.chunk_len < n]
-        lengths = {**view.lengths, version: len(new)}
-        self._keep(key, _ListView(list(new), lengths, version, version, len(new)))
-        row = (*serde.dumps_typed(new[start:] if base else list(new)), base, len(new))
-        return row, covered
 
     @staticmethod
     def _pick_base(view: _ListView | None, new: list[Any]) -> tuple[str | None, int, dict[str, int]]:
@@ -372,7 +342,7 @@ class ValueStore(ListViews):
             covered: list[str] = []
             if type(values[channel]) is list:
                 exists = lambda base: _base_exists(cur, key, base)  # noqa: E731
-                chunked = self.encode_chunk(self.serde, key, str(version), values[channel], exists)
+                chunked = self._chunk_row(key, str(version), values[channel], exists)
                 if chunked is not None:
                     row, covered = chunked
                 else:
@@ -384,6 +354,33 @@ class ValueStore(ListViews):
                 self.drop(key)
             elif covered:
                 cur.executemany(_TO_PREFIX_SQL, [(str(version), *key, v) for v in covered])
+
+    def _chunk_row(
+        self, key: Key, version: str, new: list[Any], base_exists: Callable[[str], bool]
+    ) -> tuple[BlobRow, list[str]] | None:
+        """A chunk row for ``new`` and the versions it covers, or None if no chunk is due.
+
+        Due when ``new`` extends the cached tip by enough items since the last chunk.
+        The row stores everything after that chunk (or the whole list); the covered
+        versions are the stored prefixes longer than the last chunk, each of which is
+        now ``new[:length]`` -- the caller rewrites them as prefix references.
+        """
+        view = self._view(key)
+        if view is None or view.tip is None or len(new) - view.chunk_len < CHUNK_ITEMS:
+            return None
+        try:
+            if not view.extends_tip(new):
+                return None
+        except Exception:  # noqa: BLE001 - items whose == raises: the plain path handles them
+            return None
+        base, start = view.chunk, view.chunk_len
+        if base is not None and not base_exists(base):
+            base, start = None, 0
+        covered = [v for v, n in view.lengths.items() if view.chunk_len < n]
+        lengths = {**view.lengths, version: len(new)}
+        self._keep(key, _ListView(list(new), lengths, version, version, len(new)))
+        row = (*self.serde.dumps_typed(new[start:] if base else list(new)), base, len(new))
+        return row, covered
 
     # -- reading -------------------------------------------------------------
     def read(
