@@ -13,7 +13,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 
-from checkpointing import Database, open_database
+from stateline.checkpointing import Database, open_database
 
 _RNG = random.Random(7)
 

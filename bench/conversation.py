@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench._graph import Backend, turn
 from bench._table import Row
-from checkpointing import prune, vacuum
+from stateline.checkpointing import prune, vacuum
 
 THREAD = "long"
 

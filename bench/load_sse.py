@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from stateline.server.testing import TOKENS, ServerProcess
+from tests.server_kit import TOKENS, ServerProcess
 
 SCRIPT = [
     "I'd like to sell a product: title Mug {i}, price 12.50",

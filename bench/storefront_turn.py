@@ -21,7 +21,7 @@ from pathlib import Path
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from bench._graph import build, turn
-from examples.storefront import create_agents
+from stateline.examples.storefront import create_agents
 from stateline import App
 
 QUESTIONS = ("what is the total revenue for toys?", "how many units were sold in books?", "best seller in kitchen?")

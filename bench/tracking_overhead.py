@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from checkpointing import open_database
-from examples.storefront import create_agents
+from stateline.checkpointing import open_database
+from stateline.examples.storefront import create_agents
 from stateline._app import App
 from tests.lifecycle.crashkit import SCRIPT
 

@@ -66,7 +66,7 @@ def _env() -> dict[str, str]:
 
 def stateline_workers(admin: str, workers: int, turns: int) -> tuple[float, int]:
     """Turns/s and failed jobs for ``workers`` processes draining ``turns`` queued turns."""
-    from lifecycle._queue import RunQueue
+    from stateline.lifecycle._queue import RunQueue
     from stateline._session import open_session
 
     name, url = _schema_url(admin)

@@ -37,7 +37,7 @@ from langgraph.store.base import (
     SearchOp,
 )
 
-from stateline_errors import ConfigError, EncryptionKeyError
+from stateline.errors import ConfigError, EncryptionKeyError
 
 from ._sql import Backend
 

@@ -20,7 +20,7 @@ from langgraph.store.base import BaseStore
 from langgraph.store.memory import InMemoryStore
 from langgraph.store.sqlite import SqliteStore
 
-from stateline_errors import SchemaVersionError, StorageError
+from stateline.errors import SchemaVersionError, StorageError
 
 from . import _crypto, _sqlite
 from ._sql import Backend, Row, SqliteBackend, Transaction, statements

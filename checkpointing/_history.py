@@ -21,7 +21,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import CheckpointTuple, copy_checkpoint
 from langgraph.checkpoint.base.id import uuid6
 
-from stateline_errors import ConfigError, InvalidInputError, UnknownCheckpointError
+from stateline.errors import ConfigError, InvalidInputError, UnknownCheckpointError
 
 from ._retention import delete_threads, saver_of
 

@@ -25,7 +25,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from stateline_errors import ConfigError, DatabaseLockedError, StorageError
+from stateline.errors import ConfigError, DatabaseLockedError, StorageError
 
 from ._pg_saver import MIGRATIONS as SAVER_MIGRATIONS  # noqa: F401 - re-exported
 from ._pg_saver import StatelinePostgresSaver, UnboxingSerde  # noqa: F401 - re-exported

@@ -42,7 +42,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from psycopg.types.json import Jsonb
 
-from stateline_errors import ConfigError
+from stateline.errors import ConfigError
 
 from ._saver_async import ThreadedAsyncMixin
 from ._values import Key, ListViews, with_bases

@@ -25,7 +25,7 @@ from typing import Any
 
 from langgraph.checkpoint.base import CheckpointTuple
 
-from stateline_errors import ConfigError, InvalidInputError
+from stateline.errors import ConfigError, InvalidInputError
 
 from ._database import Database
 from ._retention import delete_idle_threads, saver_of, stateline_saver, vacuum

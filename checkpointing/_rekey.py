@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from stateline_errors import ConfigError
+from stateline.errors import ConfigError
 
 from ._codec import inflate
 from ._crypto import SEALED_FIELD, TOKEN_PREFIX, Cipher, parse_key

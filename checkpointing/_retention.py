@@ -22,7 +22,7 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from stateline_errors import ConfigError
+from stateline.errors import ConfigError
 
 from . import _sqlite
 from ._database import Database

@@ -54,7 +54,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.sqlite.utils import load_pending_writes, search_where
 
-from stateline_errors import ConfigError
+from stateline.errors import ConfigError
 
 from . import _archive, _sqlite
 from ._codec import ZlibCodec, next_version

@@ -27,7 +27,7 @@ from typing import Any
 
 import ormsgpack
 
-from stateline_errors import CorruptDatabaseError
+from stateline.errors import CorruptDatabaseError
 
 from ._codec import inflate
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from stateline_errors import CorruptDatabaseError, DatabaseLockedError, StorageError
+from stateline.errors import CorruptDatabaseError, DatabaseLockedError, StorageError
 
 BUSY_TIMEOUT_MS = 30_000
 BUSY_TIMEOUT_ENV = "STATELINE_BUSY_TIMEOUT_MS"

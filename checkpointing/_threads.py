@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stateline_errors import UnknownThreadError
+from stateline.errors import UnknownThreadError
 
 from ._database import Database, Migration, now
 

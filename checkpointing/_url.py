@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from stateline_errors import ConfigError
+from stateline.errors import ConfigError
 
 Backend = Literal["sqlite", "memory", "postgres"]
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from stateline_errors import CorruptDatabaseError
+from stateline.errors import CorruptDatabaseError
 
 from ._archive import archived_checkpoints
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import threading
 
-from stateline_errors import StorageError
+from stateline.errors import StorageError
 
 _SYNCERS: dict[str, WalSync] = {}
 _SYNCERS_GUARD = threading.Lock()

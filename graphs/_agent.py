@@ -11,7 +11,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel
 
-from nodes import (
+from stateline.nodes import (
     AgentCard,
     ConversationState,
     EffectLedger,
@@ -21,7 +21,7 @@ from nodes import (
     make_collect,
     make_validate,
 )
-from stateline_errors import AgentDefinitionError
+from stateline.errors import AgentDefinitionError
 
 from ._hooks import HookSet, instrument
 

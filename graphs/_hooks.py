@@ -88,7 +88,7 @@ class HookSet:
 
     def add(self, hook: object) -> None:
         if not any(callable(getattr(hook, m, None)) for m in HOOK_METHODS):
-            from stateline_errors import SetupError
+            from stateline.errors import SetupError
 
             raise SetupError(
                 f"{type(hook).__name__} implements no hook method; define one of: {', '.join(HOOK_METHODS)}"

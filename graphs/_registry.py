@@ -7,7 +7,7 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
-from stateline_errors import AgentDefinitionError, ConfigError, UnknownAgentError
+from stateline.errors import AgentDefinitionError, ConfigError, UnknownAgentError
 
 from ._agent import Agent
 

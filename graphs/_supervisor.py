@@ -9,8 +9,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from nodes import FALLBACK, ConversationState, EffectLedger, Gate, ModelProvider, OfflineProvider, make_fallback, make_route
-from stateline_errors import SetupError
+from stateline.nodes import FALLBACK, ConversationState, EffectLedger, Gate, ModelProvider, OfflineProvider, make_fallback, make_route
+from stateline.errors import SetupError
 
 from ._agent import Agent, _adapt, build_agent_graph
 from ._hooks import HookSet, instrument

@@ -5,7 +5,7 @@
 database as the checkpoints, so after a crash one database tells the whole story.
 """
 
-from graphs import (
+from stateline.graphs import (
     AgentSwitchedHook,
     NodeFailedHook,
     NodeFinishedHook,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from checkpointing import Database, now
-from stateline_errors import InvalidTransitionError, UnknownAgentError
+from stateline.checkpointing import Database, now
+from stateline.errors import InvalidTransitionError, UnknownAgentError
 
 from ._hooks import call_hooks
 from ._records import AgentState, Transition

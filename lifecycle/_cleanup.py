@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from checkpointing import Database, on_threads_deleted
+from stateline.checkpointing import Database, on_threads_deleted
 
 # (table, how to select the rows of the given threads); run events hang off their runs
 _THREAD_ROWS = (

@@ -14,9 +14,9 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from checkpointing import Database, now
-from nodes import EffectKey
-from stateline_errors import EffectInDoubtError, InvalidInputError, UnknownEffectError
+from stateline.checkpointing import Database, now
+from stateline.nodes import EffectKey
+from stateline.errors import EffectInDoubtError, InvalidInputError, UnknownEffectError
 
 from ._hooks import call_hooks
 from ._records import EffectRecord

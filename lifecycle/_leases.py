@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from checkpointing import Database, now
-from stateline_errors import ThreadBusyError
+from stateline.checkpointing import Database, now
+from stateline.errors import ThreadBusyError
 
 from . import _process
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from checkpointing import Database
-from stateline_errors import InvalidInputError, UnknownRunError
+from stateline.checkpointing import Database
+from stateline.errors import InvalidInputError, UnknownRunError
 
 from ._records import AgentStats, RunDetail, RunInfo, StepEvent
 from ._schema import ensure_schema

@@ -19,8 +19,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from checkpointing import Database, Migration, now
-from stateline_errors import InvalidInputError, StatelineRuntimeError
+from stateline.checkpointing import Database, Migration, now
+from stateline.errors import InvalidInputError, StatelineRuntimeError
 
 JobStatus = Literal["queued", "running", "done", "failed"]
 JOB_STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed")

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from checkpointing import Database, now
-from stateline_errors import EffectInDoubtError, StatelineError
+from stateline.checkpointing import Database, now
+from stateline.errors import EffectInDoubtError, StatelineError
 
 from . import _process
 from ._effects import DurableLedger

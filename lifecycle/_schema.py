@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checkpointing import Database, Migration
+from stateline.checkpointing import Database, Migration
 
 COMPONENT = "lifecycle"
 

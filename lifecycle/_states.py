@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from stateline_errors import InvalidTransitionError
+from stateline.errors import InvalidTransitionError
 
 AgentStatus = Literal["created", "initialized", "active", "paused", "terminated", "error"]
 """Where an agent is in its life; only ``active`` agents are routed to."""

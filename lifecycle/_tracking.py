@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from checkpointing import Database, now
+from stateline.checkpointing import Database, now
 
 from . import _process
 from ._policy import RetryPolicy

@@ -14,7 +14,7 @@ from typing import Any, Literal, Optional
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field, create_model
 
-from stateline_errors import ConfigError, ModelProviderError
+from stateline.errors import ConfigError, ModelProviderError
 
 from ._provider import AgentCard, RouteDecision
 

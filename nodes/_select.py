@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from stateline_errors import ConfigError
+from stateline.errors import ConfigError
 
 from ._offline import OfflineProvider
 from ._openai import METHODS, OpenAIProvider

@@ -4,11 +4,11 @@ Define agents (:class:`Agent`), put them in an :class:`App` over a database URL,
 :meth:`App.send` messages to threads. Everything a user needs is importable from here.
 """
 
-from checkpointing import Database, ThreadInfo, open_database
-from graphs import Agent, AgentRegistry, HookSet, build_agent_graph, build_supervisor
-from nodes import ActContext, ModelProvider, OfflineProvider, OpenAIProvider, provider_from_env
-from stateline_errors import *  # noqa: F403 - the whole error hierarchy is public
-from stateline_errors import __all__ as _errors
+from stateline.checkpointing import Database, ThreadInfo, open_database
+from stateline.graphs import Agent, AgentRegistry, HookSet, build_agent_graph, build_supervisor
+from stateline.nodes import ActContext, ModelProvider, OfflineProvider, OpenAIProvider, provider_from_env
+from stateline.errors import *  # noqa: F403 - the whole error hierarchy is public
+from stateline.errors import __all__ as _errors
 
 from ._app import App, open_app
 from ._events import (

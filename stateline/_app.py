@@ -12,11 +12,11 @@ from langgraph.errors import GraphInterrupt
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from checkpointing import AutoRetention, Database, ThreadIndex, ThreadInfo, head_is_idle, open_database
-from graphs import Agent, AgentRegistry, HookSet, build_supervisor, install_runtime, run_config
-from lifecycle import RetryPolicy
-from nodes import EffectLedger, Gate, ModelProvider, provider_from_env
-from stateline_errors import InvalidInputError, SetupError, UnknownThreadError
+from stateline.checkpointing import AutoRetention, Database, ThreadIndex, ThreadInfo, head_is_idle, open_database
+from stateline.graphs import Agent, AgentRegistry, HookSet, build_supervisor, install_runtime, run_config
+from stateline.lifecycle import RetryPolicy
+from stateline.nodes import EffectLedger, Gate, ModelProvider, provider_from_env
+from stateline.errors import InvalidInputError, SetupError, UnknownThreadError
 
 from ._convert import interrupt_value, replies_after_last_user, thread_status, to_view
 from ._ids import check_id, check_message, new_id
@@ -90,7 +90,7 @@ class App:
             self.ops.lifecycle.add_hook(hook)
         if self.ops is not None and callable(getattr(hook, "on_effect", None)):
             self.ops.ledger.add_hook(hook)
-        from graphs import HOOK_METHODS
+        from stateline.graphs import HOOK_METHODS
 
         if any(callable(getattr(hook, m, None)) for m in HOOK_METHODS) or self.ops is None:
             self.hooks.add(hook)

@@ -13,7 +13,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from stateline_errors import InvalidInputError, SetupError
+from stateline.errors import InvalidInputError, SetupError
 
 from ._app import App
 from .cli import AgentsFileOpt, ExampleOpt, _session, _when, agents_app, app, emit, err, out
@@ -104,7 +104,7 @@ def runs_list(
 @runs_app.command("show")
 def runs_show(ctx: typer.Context, run: str, example: str = ExampleOpt) -> None:
     """A run's timeline: steps with durations and errors, and its side effects (in doubt flagged)."""
-    from lifecycle import run_detail
+    from stateline.lifecycle import run_detail
 
     with _session(ctx, example) as session:
         o = ops(session)

@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import typer
 
-from stateline_errors import InvalidInputError
+from stateline.errors import InvalidInputError
 
 from ._session import open_session
 from .cli import AgentsFileOpt, ExampleOpt, RecoverOpt, _recover_first, app, emit, out

@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 import typer
 
-from checkpointing import (
+from stateline.checkpointing import (
     Database,
     ThreadIndex,
     apply_retention,
@@ -28,8 +28,8 @@ from checkpointing import (
     rekey,
     rewind,
 )
-from checkpointing._policy import KEEP_LAST_ENV, pending_nodes
-from stateline_errors import ConfigError, UnknownThreadError
+from stateline.checkpointing._policy import KEEP_LAST_ENV, pending_nodes
+from stateline.errors import ConfigError, UnknownThreadError
 
 from ._ids import check_id
 from ._session import db_url

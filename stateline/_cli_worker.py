@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from lifecycle._queue import RunQueue
+from stateline.lifecycle._queue import RunQueue
 
 from .cli import AgentsFileOpt, ExampleOpt, _session, _when, app, emit, out
 from ._ids import check_id, check_message

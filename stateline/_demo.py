@@ -9,8 +9,8 @@ import sys
 from rich.console import Console
 from rich.panel import Panel
 
-from checkpointing import parse_db_url
-from examples.storefront import catalog_rows
+from stateline.checkpointing import parse_db_url
+from stateline.examples.storefront import catalog_rows
 
 from ._session import open_session
 

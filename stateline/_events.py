@@ -20,8 +20,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from checkpointing import Database, Migration, now
-from stateline_errors import InvalidInputError, UnknownRunError
+from stateline.checkpointing import Database, Migration, now
+from stateline.errors import InvalidInputError, UnknownRunError
 
 
 class _EventBase(BaseModel):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from checkpointing import Database
-from graphs import Agent
-from stateline_errors import UnknownExampleError
+from stateline.checkpointing import Database
+from stateline.graphs import Agent
+from stateline.errors import UnknownExampleError
 
-EXAMPLES = {"storefront": "examples.storefront", "assistant": "examples.assistant"}
+EXAMPLES = {"storefront": "stateline.examples.storefront", "assistant": "stateline.examples.assistant"}
 
 
 def example_agents(name: str) -> Callable[[Database], list[Agent]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from stateline_errors import InvalidInputError
+from stateline.errors import InvalidInputError
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 MAX_MESSAGE_CHARS = 20_000

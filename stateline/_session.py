@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from checkpointing import open_database
+from stateline.checkpointing import open_database
 
 from ._app import App
 from ._examples import example_agents

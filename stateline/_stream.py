@@ -24,10 +24,10 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from checkpointing import now
-from graphs import AgentRegistry
-from nodes import CHUNK, FALLBACK, SUPERVISOR
-from stateline_errors import InvalidInputError, ThreadBusyError, ThreadStateError, UnknownThreadError
+from stateline.checkpointing import now
+from stateline.graphs import AgentRegistry
+from stateline.nodes import CHUNK, FALLBACK, SUPERVISOR
+from stateline.errors import InvalidInputError, ThreadBusyError, ThreadStateError, UnknownThreadError
 
 from ._convert import interrupt_value, thread_status
 from ._events import (

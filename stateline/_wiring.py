@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import HumanMessage
 
-from checkpointing import on_threads_deleted
-from lifecycle import DurableLedger, Lifecycle, Recovery, RetryPolicy, RunLog, Tracker, delete_thread_rows
+from stateline.checkpointing import on_threads_deleted
+from stateline.lifecycle import DurableLedger, Lifecycle, Recovery, RetryPolicy, RunLog, Tracker, delete_thread_rows
 
 if TYPE_CHECKING:
     from ._app import App

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lifecycle._queue import Job, RunQueue
-from stateline_errors import SetupError, StatelineRuntimeError, ThreadBusyError
+from stateline.lifecycle._queue import Job, RunQueue
+from stateline.errors import SetupError, StatelineRuntimeError, ThreadBusyError
 
 from ._app import App
 from ._convert import replies_after_last_user

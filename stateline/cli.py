@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stateline_errors import StatelineError
+from stateline.errors import StatelineError
 
 from ._app import App
 from ._session import db_url, open_session

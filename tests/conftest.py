@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from checkpointing import Database, open_database
+from stateline.checkpointing import Database, open_database
 
 for _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "STATELINE_OPENAI_BASE_URL", "STATELINE_DB", "STATELINE_MODEL"):
     os.environ.pop(_var, None)

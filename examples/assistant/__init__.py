@@ -13,9 +13,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from checkpointing import Database
-from graphs import Agent
-from nodes import ActContext
+from stateline.checkpointing import Database
+from stateline.graphs import Agent
+from stateline.nodes import ActContext
 
 WORKFLOW = "assistant"
 JOKES = {

@@ -10,9 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from checkpointing import Database, now
-from graphs import Agent
-from nodes import ActContext
+from stateline.checkpointing import Database, now
+from stateline.graphs import Agent
+from stateline.nodes import ActContext
 
 WORKFLOW = "storefront"
 CATEGORIES = ("kitchen", "garden", "toys", "books", "clothing")

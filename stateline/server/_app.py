@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stateline._app import App
 from stateline._ids import MAX_MESSAGE_CHARS
-from stateline_errors import StatelineError
+from stateline.errors import StatelineError
 
 from ._auth import TokenTable
 from ._context import ServerContext, bearer_token

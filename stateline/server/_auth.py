@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checkpointing import Database, Migration, now
+from stateline.checkpointing import Database, Migration, now
 from stateline._ids import check_id, new_id
-from stateline_errors import ConfigError
+from stateline.errors import ConfigError
 
 ROLES = ("user", "admin")
 

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from stateline._app import App
 from stateline._ids import check_id
 from stateline._stream import event_log, stream_turn
-from stateline_errors import InvalidInputError, UnknownRunError, UnknownThreadError
+from stateline.errors import InvalidInputError, UnknownRunError, UnknownThreadError
 
 from ._auth import AuditLog, Principal, TokenTable
 from ._errors import ApiError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.responses import JSONResponse
 
-from stateline_errors import (
+from stateline.errors import (
     AgentUnavailableError,
     InvalidInputError,
     InvalidTransitionError,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from typing import Any
 
-from stateline_errors import ThreadBusyError
+from stateline.errors import ThreadBusyError
 
 END = object()
 """Put on a listener's queue after the turn's last event."""

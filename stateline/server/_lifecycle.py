@@ -13,7 +13,7 @@ from typing import Any
 
 from stateline._app import App
 from stateline._stream import event_log
-from stateline_errors import InvalidInputError
+from stateline.errors import InvalidInputError
 
 
 def _ops(session: App) -> Any:
@@ -42,7 +42,7 @@ def change_agent_status(session: App, name: str, status: str, reason: str, actor
     ops = _ops(session)
     if ops is None:
         raise ApiError(501, "NotImplemented", "agent lifecycle is off in this server (tracking disabled)")
-    from lifecycle import STATUSES
+    from stateline.lifecycle import STATUSES
 
     if status not in STATUSES:
         raise InvalidInputError(f"status {status!r} is not one of: {', '.join(STATUSES)}")

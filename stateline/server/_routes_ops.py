@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from stateline_errors import UnknownAgentError
+from stateline.errors import UnknownAgentError
 
 from ._auth import Principal
 from ._errors import ApiError

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from stateline._app import App
 from stateline._convert import checkpoint_row
 from stateline._ids import check_id, new_id
-from stateline_errors import UnknownThreadError
+from stateline.errors import UnknownThreadError
 
 from ._auth import Principal
 from ._errors import ApiError

@@ -12,7 +12,7 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from stateline._events import ConversationEnd, ErrorEvent
-from stateline_errors import StatelineError
+from stateline.errors import StatelineError
 
 from ._auth import Principal
 from ._errors import ApiError, status_of

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from checkpointing import Database, Migration, ThreadIndex, now
+from stateline.checkpointing import Database, Migration, ThreadIndex, now
 
 Policy = Literal["reject", "enqueue"]
 

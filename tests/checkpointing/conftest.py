@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from tests.checkpointing.storage_helpers import Chat
 
-from checkpointing import Database, open_database
+from stateline.checkpointing import Database, open_database
 
 
 @pytest.fixture

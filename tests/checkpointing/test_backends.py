@@ -11,7 +11,7 @@ from langgraph.types import interrupt
 from tests.checkpointing.storage_helpers import Chat, State, cfg
 from tests.checkpointing.storage_helpers import saver_rows as rows
 
-from checkpointing import (
+from stateline.checkpointing import (
     Database,
     ThreadIndex,
     apply_retention,
@@ -27,7 +27,7 @@ from checkpointing import (
     rewind,
     unfinished_threads,
 )
-from stateline_errors import InvalidInputError, UnknownCheckpointError
+from stateline.errors import InvalidInputError, UnknownCheckpointError
 
 @pytest.fixture
 def chat(any_db: Database) -> Chat:

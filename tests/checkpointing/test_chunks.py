@@ -7,8 +7,8 @@ from pathlib import Path
 from langchain_core.messages import AIMessage
 from tests.checkpointing.storage_helpers import Chat, cfg
 
-from checkpointing import open_database, rewind
-from checkpointing._values import CHUNK_ITEMS, PREFIX_TYPE
+from stateline.checkpointing import open_database, rewind
+from stateline.checkpointing._values import CHUNK_ITEMS, PREFIX_TYPE
 
 TURNS = CHUNK_ITEMS + 20  # two messages a turn: at least two chunks
 
@@ -38,7 +38,7 @@ def test_head_chain_is_short_and_every_checkpoint_reads_back_after_restart(db_pa
     chat.db.close()
     cold = _reopened(db_path)
     try:
-        from checkpointing._values import _CHAIN_SQL
+        from stateline.checkpointing._values import _CHAIN_SQL
 
         chain = cold.query(_CHAIN_SQL, ("t", "", "messages", head, "t", "", "messages"))
         assert len(chain) <= 3 + CHUNK_ITEMS < 2 * TURNS, len(chain)  # not one row per message
@@ -95,7 +95,7 @@ def test_restart_in_the_middle_of_a_segment_keeps_appending_exactly(db_path, cha
 
 
 def test_prune_keeps_what_the_head_needs_through_chunks(db_path, chat: Chat):
-    from checkpointing import prune
+    from stateline.checkpointing import prune
 
     for turn in range(TURNS):
         chat.say("t", f"m{turn}")
@@ -145,7 +145,7 @@ def test_edited_message_list_is_not_chunked_onto_the_wrong_base(chat: Chat):
 
 def test_walking_history_after_restart_rebuilds_the_list_once(db_path, chat: Chat, monkeypatch):
     """Older versions are prefix references of cached chunks: a slice each, not a rebuild each."""
-    from checkpointing._values import ListViews
+    from stateline.checkpointing._values import ListViews
 
     for turn in range(TURNS):
         chat.say("t", f"m{turn}")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.checkpointing.storage_helpers import Chat, cfg
 
-from checkpointing import open_database
+from stateline.checkpointing import open_database
 
 
 def test_threads_with_own_connections_lose_nothing(db_path: Path, db):
@@ -46,7 +46,7 @@ def test_two_processes_on_one_file(db_path: Path, db):
         import sys
         sys.path[:0] = [{str(here)!r}, {str(root)!r}]
         from tests.checkpointing.storage_helpers import Chat
-        from checkpointing import open_database
+        from stateline.checkpointing import open_database
         db = open_database({f"sqlite:///{db_path}"!r})
         chat = Chat(db)
         for turn in range(4):

@@ -8,7 +8,7 @@ import itertools
 import pytest
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 
-from checkpointing import _archive, open_database
+from stateline.checkpointing import _archive, open_database
 
 CAPABILITIES = {
     "put", "put_writes", "get_tuple", "list",

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from checkpointing import Database, ThreadIndex, open_database
-from stateline_errors import SchemaVersionError, StorageError, UnknownThreadError
+from stateline.checkpointing import Database, ThreadIndex, open_database
+from stateline.errors import SchemaVersionError, StorageError, UnknownThreadError
 
 ITEMS_V1 = [(1, "CREATE TABLE items (id TEXT PRIMARY KEY, n INTEGER NOT NULL, at REAL, note TEXT)")]
 
@@ -118,7 +118,7 @@ def test_migrate_refuses_newer_schema(db_url: str) -> None:
 
 
 def test_thread_index(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    import checkpointing._threads as threads_mod
+    import stateline.checkpointing._threads as threads_mod
 
     clock = iter([1000.5, 2000.25, 3000.125])
     monkeypatch.setattr(threads_mod, "now", lambda: next(clock))

@@ -11,8 +11,8 @@ import pytest
 from langgraph.graph import START, StateGraph
 from langgraph.graph.message import add_messages
 
-from checkpointing import open_database
-from stateline_errors import ConfigError, EncryptionKeyError
+from stateline.checkpointing import open_database
+from stateline.errors import ConfigError, EncryptionKeyError
 
 KEY = secrets.token_hex(32)
 OTHER_KEY = secrets.token_hex(32)
@@ -165,7 +165,7 @@ def test_encrypted_store_search(tmp_path: Path) -> None:
 
 
 def test_rekey_to_a_new_key(db_url: str) -> None:
-    from checkpointing import rekey
+    from stateline.checkpointing import rekey
 
     with open_database(db_url, key=KEY) as db:
         write_conversation(db)
@@ -184,7 +184,7 @@ def test_rekey_to_a_new_key(db_url: str) -> None:
 
 
 def test_rekey_encrypts_a_plain_sqlite_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from checkpointing import rekey
+    from stateline.checkpointing import rekey
 
     url = f"sqlite:///{tmp_path / 'p.db'}"
     with open_database(url) as db:

@@ -9,7 +9,7 @@ import pytest
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, interrupt
 
-from checkpointing import open_database
+from stateline.checkpointing import open_database
 
 
 class State(TypedDict):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from tests.checkpointing.storage_helpers import Chat, cfg
 
-from checkpointing import open_database
-from checkpointing._walsync import WalSync, wal_sync_for
+from stateline.checkpointing import open_database
+from stateline.checkpointing._walsync import WalSync, wal_sync_for
 
 
 class CountingSync(WalSync):
@@ -71,7 +71,7 @@ def test_concurrent_conversations_share_fsyncs_and_every_put_is_covered(tmp_path
 def test_a_file_not_in_wal_mode_keeps_full_commits(tmp_path: Path):
     import sqlite3
 
-    from checkpointing._saver import StatelineSqliteSaver
+    from stateline.checkpointing._saver import StatelineSqliteSaver
 
     conn = sqlite3.connect(str(tmp_path / "plain.db"), check_same_thread=False)
     saver = StatelineSqliteSaver(conn)
@@ -99,7 +99,7 @@ def test_a_file_not_in_wal_mode_keeps_full_commits(tmp_path: Path):
 def test_a_failing_sync_is_a_storage_error_and_the_next_waiter_retries(tmp_path: Path):
     import pytest
 
-    from stateline_errors import StorageError
+    from stateline.errors import StorageError
 
     gone = WalSync(str(tmp_path / "never-created.db-wal"))
     gone.wait_durable(gone.ticket())  # no WAL file: SQLite checkpointed (synced) and removed it

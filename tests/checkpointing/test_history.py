@@ -8,8 +8,8 @@ import types
 import pytest
 from tests.checkpointing.storage_helpers import Chat, cfg, file_bytes
 
-from checkpointing import delete_thread, fork, iter_history, rewind
-from stateline_errors import InvalidInputError, UnknownCheckpointError
+from stateline.checkpointing import delete_thread, fork, iter_history, rewind
+from stateline.errors import InvalidInputError, UnknownCheckpointError
 
 
 def _turn_end(chat: Chat, thread: str, turns: int) -> str:
@@ -135,8 +135,8 @@ def test_list_pages_through_every_checkpoint_once(chat: Chat):
 def test_memory_backend_rewinds_and_refuses_fork_clearly():
     from tests.checkpointing.storage_helpers import Chat as MemoryChat
 
-    from checkpointing import open_database
-    from stateline_errors import ConfigError
+    from stateline.checkpointing import open_database
+    from stateline.errors import ConfigError
 
     db = open_database("memory://")
     try:
@@ -153,7 +153,7 @@ def test_memory_backend_rewinds_and_refuses_fork_clearly():
         with pytest.raises(ConfigError):
             fork(db, "t", first, "copy")
         with pytest.raises(ConfigError):
-            from checkpointing import prune
+            from stateline.checkpointing import prune
 
             prune(db, keep_last=1)
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from checkpointing import open_database
+from stateline.checkpointing import open_database
 
 from tests.checkpointing.storage_helpers import Chat, cfg
 

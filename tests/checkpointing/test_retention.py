@@ -7,7 +7,7 @@ import os
 import pytest
 from tests.checkpointing.storage_helpers import Chat, cfg, file_bytes
 
-from checkpointing import (
+from stateline.checkpointing import (
     ThreadIndex,
     delete_idle_threads,
     iter_history,
@@ -17,7 +17,7 @@ from checkpointing import (
     remove_thread_cleanup,
     vacuum,
 )
-from stateline_errors import ConfigError
+from stateline.errors import ConfigError
 
 
 def test_prune_keeps_last_k_and_an_interrupted_thread_still_resumes(chat: Chat):
@@ -106,7 +106,7 @@ def test_old_file_without_auto_vacuum_is_converted(tmp_path):
 
 
 def test_prune_after_rewind_keeps_the_delta_chain_of_the_head(chat: Chat):
-    from checkpointing import rewind
+    from stateline.checkpointing import rewind
 
     for i in range(3):
         chat.say("t", f"m{i}")

@@ -13,9 +13,9 @@ import sqlite3
 import pytest
 from tests.checkpointing.storage_helpers import Chat, cfg, file_bytes
 
-from checkpointing import fork, iter_history, open_database, prune, rekey, rewind, vacuum
-from checkpointing import _archive
-from checkpointing._segments import decode
+from stateline.checkpointing import fork, iter_history, open_database, prune, rekey, rewind, vacuum
+from stateline.checkpointing import _archive
+from stateline.checkpointing._segments import decode
 
 KEY = "11" * 32
 OTHER_KEY = "22" * 32

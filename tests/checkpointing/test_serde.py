@@ -17,7 +17,7 @@ from langchain_core.messages import (
 from langgraph.checkpoint.serde.jsonplus import EXT_PYDANTIC_V2, JsonPlusSerializer
 from pydantic import BaseModel
 
-from checkpointing._serde import FastReadSerializer
+from stateline.checkpointing._serde import FastReadSerializer
 
 MESSAGES = [
     HumanMessage("hi", id="h1"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from langchain_core.messages import HumanMessage, RemoveMessage
 from tests.checkpointing.storage_helpers import Chat, cfg
 
-from checkpointing import open_database
+from stateline.checkpointing import open_database
 
 
 def stored_bytes(db) -> int:
@@ -70,7 +70,7 @@ def test_codec_reads_rows_of_every_format_and_primes_with_its_dictionary():
     from langchain_core.messages import AIMessage
     from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-    from checkpointing._codec import ZlibCodec, inflate
+    from stateline.checkpointing._codec import ZlibCodec, inflate
 
     serde = JsonPlusSerializer()
     codec = ZlibCodec(serde)
@@ -116,7 +116,7 @@ def test_postgres_blob_bytes_grow_linearly_with_turns(pg_url: str):
 def test_postgres_retention_and_copies_keep_the_bases_of_kept_deltas(pg_url: str):
     from bench import _graph
 
-    from checkpointing import prune
+    from stateline.checkpointing import prune
 
     db = open_database(pg_url)
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checkpointing import open_database
+from stateline.checkpointing import open_database
 
 
 def _level(tx) -> int:

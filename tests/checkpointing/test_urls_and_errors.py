@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from checkpointing import open_database
-from checkpointing._pg import redact, translate_ddl, translate_placeholders
-from stateline_errors import ConfigError, StorageError
+from stateline.checkpointing import open_database
+from stateline.checkpointing._pg import redact, translate_ddl, translate_placeholders
+from stateline.errors import ConfigError, StorageError
 
 
 def _free_port() -> int:
@@ -29,7 +29,7 @@ def test_unreachable_server_is_a_prompt_storage_error() -> None:
 
 def test_silent_server_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
     """A host that takes the connection but never answers: the connect timeout fires."""
-    from checkpointing import _pg
+    from stateline.checkpointing import _pg
 
     monkeypatch.setattr(_pg, "CONNECT_TIMEOUT_S", 1)
     with socket.socket() as silent:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from checkpointing import AutoRetention, iter_history, open_database
+from stateline.checkpointing import AutoRetention, iter_history, open_database
 from stateline._session import open_session
-from stateline_errors import ConfigError
+from stateline.errors import ConfigError
 
 
 def count(app, thread: str) -> int:

@@ -8,7 +8,7 @@ import secrets
 from tests.checkpointing.storage_helpers import file_bytes, saver_rows
 from tests.core.cli_helpers import cli, cli_json
 
-from checkpointing import open_database
+from stateline.checkpointing import open_database
 from stateline._session import open_session
 
 SELL = "sell: title Kite, price 15, category toys, description: A red kite"

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from graphs import Agent
+from stateline.graphs import Agent
 
 
 class Order(BaseModel):

@@ -7,8 +7,8 @@ from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from pydantic import BaseModel
 
-from graphs import Agent, build_agent_graph
-from stateline_errors import AgentDefinitionError, SetupError
+from stateline.graphs import Agent, build_agent_graph
+from stateline.errors import AgentDefinitionError, SetupError
 
 from .agents import Order, make_agents
 

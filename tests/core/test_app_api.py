@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from graphs import HookSet
+from stateline.graphs import HookSet
 from stateline import App
-from stateline_errors import InvalidInputError, SetupError, StatelineError, UnknownThreadError
+from stateline.errors import InvalidInputError, SetupError, StatelineError, UnknownThreadError
 
 from .agents import make_agents
 
@@ -91,7 +91,7 @@ def test_hooks_see_runs_nodes_and_switches_in_order(app):
 
 
 def test_a_failing_act_is_reported_and_the_thread_is_marked_failed(tmp_path):
-    from graphs import Agent
+    from stateline.graphs import Agent
 
     from .agents import Order
 

@@ -8,7 +8,7 @@ from typing import Literal, Optional
 import pytest
 from pydantic import BaseModel, Field
 
-from nodes import AgentCard, extract_fields, keyword_route
+from stateline.nodes import AgentCard, extract_fields, keyword_route
 
 
 class Color(Enum):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from examples.storefront import create_agents
-from nodes import OpenAIProvider, provider_from_env
+from stateline.examples.storefront import create_agents
+from stateline.nodes import OpenAIProvider, provider_from_env
 from stateline import App
-from stateline_errors import ConfigError, ModelProviderError
+from stateline.errors import ConfigError, ModelProviderError
 from tests.fake_openai import FakeOpenAI, last_user_text, schema_name
 
 ROUTES = {"sell": "listing", "charge": "pricing"}

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from stateline import App
-from examples.storefront import create_agents
+from stateline.examples.storefront import create_agents
 
 from .cli_helpers import ROOT, cli, cli_json
 
@@ -52,7 +52,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from stateline import App
-    from examples.storefront import create_agents
+    from stateline.examples.storefront import create_agents
     db, prefix = sys.argv[1], sys.argv[2]
     with App(db=db) as app:
         for agent in create_agents(app.database):

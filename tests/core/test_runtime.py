@@ -11,9 +11,9 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.pregel import _executor
 
-from checkpointing._saver import StatelineSqliteSaver
-from graphs import install_runtime, run_config
-from graphs._runtime import supported
+from stateline.checkpointing._saver import StatelineSqliteSaver
+from stateline.graphs import install_runtime, run_config
+from stateline.graphs._runtime import supported
 from stateline import App
 
 from .agents import make_agents
@@ -127,7 +127,7 @@ def test_approval_agents_keep_their_checkpoints(tmp_path) -> None:
 
 def test_head_is_idle_only_where_status_says_idle(tmp_path) -> None:
     """send() skips get_state when the head alone shows the last turn finished."""
-    from checkpointing import head_is_idle
+    from stateline.checkpointing import head_is_idle
     from tests.lifecycle.apps import FAILURES, agents
 
     with App(agents(), db=f"sqlite:///{tmp_path / 'a.db'}") as app:
@@ -145,7 +145,7 @@ def test_head_is_idle_only_where_status_says_idle(tmp_path) -> None:
 def test_an_agent_hands_back_only_what_it_changed() -> None:
     from langchain_core.messages import AIMessage, HumanMessage
 
-    from graphs._supervisor import changes
+    from stateline.graphs._supervisor import changes
 
     hi, reply = HumanMessage("hi", id="1"), AIMessage("hello", id="2")
     before = {"messages": [hi], "drafts": {"a": {}}, "trail": ["a"]}
@@ -157,7 +157,7 @@ def test_an_agent_hands_back_only_what_it_changed() -> None:
 
 
 def test_values_that_cannot_be_compared_are_handed_back() -> None:
-    from graphs._supervisor import changes
+    from stateline.graphs._supervisor import changes
 
     class Odd:
         def __eq__(self, other):
@@ -168,7 +168,7 @@ def test_values_that_cannot_be_compared_are_handed_back() -> None:
 
 
 def test_on_an_unknown_langgraph_agents_keep_their_checkpoints(tmp_path, monkeypatch) -> None:
-    import graphs._supervisor as supervisor
+    import stateline.graphs._supervisor as supervisor
 
     monkeypatch.setattr(supervisor, "supported", lambda: False)
     with App(make_agents([]), db=f"sqlite:///{tmp_path / 'a.db'}") as app:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from graphs import AgentRegistry
+from stateline.graphs import AgentRegistry
 from stateline import App
-from stateline_errors import AgentDefinitionError, ConfigError, UnknownAgentError
+from stateline.errors import AgentDefinitionError, ConfigError, UnknownAgentError
 
 from .agents import make_agents
 
@@ -68,7 +68,7 @@ def test_agents_from_a_config_file(tmp_path):
     config.write_text('[stateline]\nagents = ["tests.core.agents:make_agents_orders"]\n')
     with pytest.raises(ConfigError, match="no attribute"):
         AgentRegistry().load_toml(config)
-    config.write_text('agents = ["examples.assistant:create_agents_jokes", "tests.core.test_supervisor:ORDERS"]\n')
+    config.write_text('agents = ["stateline.examples.assistant:create_agents_jokes", "tests.core.test_supervisor:ORDERS"]\n')
     with pytest.raises(ConfigError):
         AgentRegistry().load_toml(config)
     config.write_text('agents = ["tests.core.test_supervisor:ORDERS", "tests.core.test_supervisor:refunds_factory"]\n')

@@ -9,10 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from graphs import Agent
-from nodes import ActContext
+from stateline.graphs import Agent
+from stateline.nodes import ActContext
 from stateline._app import App
-from stateline_errors import ModelProviderError
+from stateline.errors import ModelProviderError
 
 FAILURES: dict[str, int] = {}
 """job title -> how many more times its act fails (tests set it)."""

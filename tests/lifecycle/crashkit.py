@@ -34,10 +34,10 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from checkpointing import now, open_database
-from examples.storefront import create_agents
-from graphs import AgentRegistry, HookSet, build_supervisor
-from nodes import OfflineProvider
+from stateline.checkpointing import now, open_database
+from stateline.examples.storefront import create_agents
+from stateline.graphs import AgentRegistry, HookSet, build_supervisor
+from stateline.nodes import OfflineProvider
 from stateline._session import open_session
 from tests.lifecycle.crashpoints import Crasher, CrashPlan, install
 

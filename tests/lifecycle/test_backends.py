@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from checkpointing import open_database
-from lifecycle import TRANSITIONS, Lifecycle, RetryPolicy
+from stateline.checkpointing import open_database
+from stateline.lifecycle import TRANSITIONS, Lifecycle, RetryPolicy
 from stateline._app import App
-from stateline_errors import InvalidTransitionError
+from stateline.errors import InvalidTransitionError
 from tests.lifecycle.apps import FAILURES, agents
 
 

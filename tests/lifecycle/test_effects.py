@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from checkpointing import open_database
-from lifecycle import DurableLedger
-from nodes import EffectKey
-from stateline_errors import EffectInDoubtError, InvalidInputError, UnknownEffectError
+from stateline.checkpointing import open_database
+from stateline.lifecycle import DurableLedger
+from stateline.nodes import EffectKey
+from stateline.errors import EffectInDoubtError, InvalidInputError, UnknownEffectError
 
 KEY = EffectKey("t", "agent:1|act:2@3", "publish")
 

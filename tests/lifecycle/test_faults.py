@@ -116,7 +116,7 @@ def test_a_store_migration_applied_but_unrecorded_by_a_crash_does_not_brick_the_
     """Found by the crash harness: a SIGKILL inside LangGraph's SqliteStore.setup() on first open."""
     import sqlite3
 
-    from checkpointing import open_database
+    from stateline.checkpointing import open_database
 
     path = tmp_path / "half.db"
     open_database(f"sqlite:///{path}").close()
@@ -149,7 +149,7 @@ def test_a_database_whose_writer_was_killed_mid_transaction_opens(tmp_path) -> N
     """Found by the crash harness: a hot journal left by a SIGKILL made the read-only check fail forever."""
     import signal
 
-    from checkpointing import open_database
+    from stateline.checkpointing import open_database
 
     path = tmp_path / "hot.db"
     writer = subprocess.Popen([sys.executable, "-c", HALF_WRITER, str(path)], stdout=subprocess.PIPE, text=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from checkpointing import open_database
-from lifecycle import ThreadLeases, ensure_schema
+from stateline.checkpointing import open_database
+from stateline.lifecycle import ThreadLeases, ensure_schema
 
 
 def test_one_holder_at_a_time_and_dead_or_expired_holders_lose_it(db_path) -> None:
@@ -32,7 +32,7 @@ def test_one_holder_at_a_time_and_dead_or_expired_holders_lose_it(db_path) -> No
 def test_an_earlier_process_with_our_pid_is_not_us() -> None:
     import os
 
-    from lifecycle import _process
+    from stateline.lifecycle import _process
 
     me = _process.current()
     assert _process.is_alive(me.host, me.pid, me.proc) is True
@@ -42,8 +42,8 @@ def test_an_earlier_process_with_our_pid_is_not_us() -> None:
 
 HOLDER = """
 import sys, time
-from checkpointing import open_database
-from lifecycle import ThreadLeases, ensure_schema
+from stateline.checkpointing import open_database
+from stateline.lifecycle import ThreadLeases, ensure_schema
 db = open_database(sys.argv[1])
 ensure_schema(db)
 assert ThreadLeases(db).acquire(sys.argv[2])
@@ -113,7 +113,7 @@ def test_a_worker_defers_a_job_whose_thread_is_held_and_runs_it_when_free(db_pat
     """A busy thread is not a failed turn: the job goes back to the queue and runs later."""
     import signal
 
-    from lifecycle._queue import RunQueue
+    from stateline.lifecycle._queue import RunQueue
     from stateline._worker import Worker
     from tests.lifecycle.apps import open_test_app
 

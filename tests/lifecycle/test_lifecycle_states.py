@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lifecycle import STATUSES, TRANSITIONS, check_transition
-from stateline_errors import InvalidTransitionError, UnknownAgentError
+from stateline.lifecycle import STATUSES, TRANSITIONS, check_transition
+from stateline.errors import InvalidTransitionError, UnknownAgentError
 from tests.lifecycle.apps import FAILURES, open_test_app
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import lifecycle._recovery as recovery_module
-from lifecycle import RetryPolicy
+import stateline.lifecycle._recovery as recovery_module
+from stateline.lifecycle import RetryPolicy
 from tests.lifecycle.apps import CALLS, FAILURES, open_test_app, snapshot_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -225,7 +225,7 @@ def test_a_run_on_another_host_counts_as_gone_only_after_its_lease_expires(db_pa
 
 
 def test_a_resubmission_whose_recoverer_died_before_starting_it_is_done_once(db_path) -> None:
-    from lifecycle._recovery import LOST_NOTE
+    from stateline.lifecycle._recovery import LOST_NOTE
 
     crash(db_path, "t", point="run:started")
     with open_test_app(db_path) as app:

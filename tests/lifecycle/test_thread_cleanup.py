@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from checkpointing import delete_idle_threads, delete_thread
-from examples.storefront import create_agents
-from lifecycle._queue import RunQueue
+from stateline.checkpointing import delete_idle_threads, delete_thread
+from stateline.examples.storefront import create_agents
+from stateline.lifecycle._queue import RunQueue
 from stateline import App
 
 TABLES = ("tracking_runs", "effect_ledger", "run_queue", "stream_events", "threads")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stateline_errors import UnknownRunError
+from stateline.errors import UnknownRunError
 from tests.lifecycle.apps import FAILURES, open_test_app
 
 

@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from examples.storefront import catalog_rows, create_agents
-from lifecycle._queue import RunQueue, UnknownJobError
+from stateline.examples.storefront import catalog_rows, create_agents
+from stateline.lifecycle._queue import RunQueue, UnknownJobError
 from stateline import App
 from stateline._worker import Worker
-from stateline_errors import InvalidInputError
+from stateline.errors import InvalidInputError
 from tests.core.cli_helpers import ROOT, cli, cli_json
 
 LISTING = "sell: title Kite, price 15, category toys, description: A red kite for windy days"
@@ -84,7 +84,7 @@ def test_two_worker_processes_drain_the_queue_in_thread_order(db_url):
 CRASHING_WORKER = textwrap.dedent(
     """
     import sys
-    from examples.storefront import create_agents
+    from stateline.examples.storefront import create_agents
     from stateline import App
     from stateline._worker import Worker
     from tests.lifecycle.crashpoints import CrashPlan, install

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from stateline.server.testing import ServerProcess
+from tests.server_kit import ServerProcess
 
 
 @pytest.fixture(scope="session")

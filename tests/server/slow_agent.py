@@ -6,8 +6,8 @@ import time
 
 from pydantic import BaseModel, Field
 
-from graphs import Agent
-from nodes import ActContext
+from stateline.graphs import Agent
+from stateline.nodes import ActContext
 
 
 class Nap(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stateline.server.testing import new_thread, post_sse
+from tests.server_kit import new_thread, post_sse
 
 LISTING_START = "I'd like to sell a product: title Red Ceramic Mug, price 12.50"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from stateline.server.testing import ROOT, new_thread, post_sse
+from tests.server_kit import ROOT, new_thread, post_sse
 
 FULL_LISTING = "Sell a product: title Red Ceramic Mug, price 12.50, category kitchen, description: A sturdy 300 ml mug"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stateline.server.testing import ServerProcess, new_thread, post_sse, sse
+from tests.server_kit import ServerProcess, new_thread, post_sse, sse
 
 AGENTS = str(Path(__file__).with_name("slow_agents.toml"))
 

@@ -8,14 +8,14 @@ from dataclasses import replace
 import pytest
 from pydantic import BaseModel
 
-from examples.storefront import create_agents
-from graphs import Agent
-from nodes import OpenAIProvider
+from stateline.examples.storefront import create_agents
+from stateline.graphs import Agent
+from stateline.nodes import OpenAIProvider
 from stateline import App, InvalidInputError, ThreadBusyError, UnknownThreadError
 from stateline._events import EVENT_TYPES, parse_event
 from tests.fake_openai import FakeOpenAI, last_user_text, schema_name
 
-from stateline.server.testing import kinds
+from tests.server_kit import kinds
 
 TURNS = [
     "Tell me a joke",  # nobody handles it: the supervisor answers

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stateline.server.testing import ServerProcess, new_thread, post_sse, sse
+from tests.server_kit import ServerProcess, new_thread, post_sse, sse
 
 pytest.importorskip("lifecycle", reason="the lifecycle package is not in this build")
 AGENTS = str(Path(__file__).with_name("slow_agents.toml"))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stateline.server.testing import TOKENS, ServerProcess
+from tests.server_kit import TOKENS, ServerProcess
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed (apt-get install chromium)")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stateline.server.testing import ServerProcess, new_thread
+from tests.server_kit import ServerProcess, new_thread
 
 AGENTS = str(Path(__file__).with_name("slow_agents.toml"))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stateline.server.testing import new_thread, post_sse, sse
+from tests.server_kit import new_thread, post_sse, sse
 
 LISTING_START = "I'd like to sell a product: title Red Ceramic Mug, price 12.50"
 PRICE_QUESTION = "Hmm, what price should I charge? cost 6, margin 45%"

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 """Where the server process starts (the checkout, so ``tests.*`` agent modules import)."""
 TOKENS = {"alice": "tok-alice-0001", "bob": "tok-bob-00002", "root": "tok-root-00003"}
 TOKENS_ENV = f"{TOKENS['alice']}=alice,{TOKENS['bob']}=bob,{TOKENS['root']}=root:admin"
