@@ -105,8 +105,8 @@ GEOMETRY = """() => {
     svg: rect(svg), panel: rect(document.querySelector('#tab-graph')),
     nodes: [...svg.querySelectorAll('.node')].map((g) => ({ id: g.dataset.node, box: rect(g.querySelector('rect')),
       label: rect(g.querySelector('text')), text: g.querySelector('text').textContent })),
-    clusters: [...svg.querySelectorAll('.cluster')].map((g) => ({ agent: g.dataset.agent, box: rect(g.querySelector('rect')),
-      label: rect(svg.querySelector(`.cluster-label[data-agent="${g.dataset.agent}"]`)) })),
+    clusters: [...svg.querySelectorAll('.cluster')].map((g) => ({ agent: g.dataset.agent, box: rect(g.querySelector('rect') || g),
+      label: ((l) => l && rect(l))(svg.querySelector(`.cluster-label[data-agent="${g.dataset.agent}"]`)) })),
     edges: [...svg.querySelectorAll('.edge')].map((p) => [p.dataset.source, p.dataset.target]),
     edgeBoxes: [...svg.querySelectorAll('.edge')].map((p) => rect(p)),
   };
@@ -129,6 +129,7 @@ def test_graph_tab_lays_out_expanded_subgraphs_without_overlap(browser, tmp_path
     args = [a for name in agents for a in ("--approval", name)]
     with ServerProcess(tmp_path / "graph.db", args=args) as srv:
         picture = srv.client("alice").get("/api/graph").json()
+        assert {n["group"] for n in picture["nodes"]} == {None, *agents}  # the expanded subgraphs, named
         page = browser.new_page(viewport={"width": 1400, "height": 860})
         page.set_default_timeout(10_000)
         requested: list[str] = []
@@ -146,6 +147,11 @@ def test_graph_tab_lays_out_expanded_subgraphs_without_overlap(browser, tmp_path
         geo = page.evaluate(GEOMETRY)
         assert not errors, errors
 
+        # no two node boxes overlap
+        boxes = geo["nodes"]
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                assert not _overlap(a["box"], b["box"]), f"{a['id']} {a['box']} overlaps {b['id']} {b['box']}"
         # every node and edge of LangGraph's picture is drawn, each label whole
         assert sorted(n["id"] for n in geo["nodes"]) == sorted(n["id"] for n in picture["nodes"])
         assert sorted(map(tuple, geo["edges"])) == sorted((e["source"], e["target"]) for e in picture["edges"])
@@ -159,13 +165,9 @@ def test_graph_tab_lays_out_expanded_subgraphs_without_overlap(browser, tmp_path
         assert _inside(geo["svg"], geo["panel"]), "the picture is wider than its panel"
         for edge, box in zip(geo["edges"], geo["edgeBoxes"]):
             assert _inside(box, geo["svg"]), f"edge {edge} is cut off by the picture's edge"
-        # no two node boxes overlap; a subgraph's box holds its nodes and nothing else
-        boxes = geo["nodes"]
-        for i, a in enumerate(boxes):
-            for b in boxes[i + 1:]:
-                assert not _overlap(a["box"], b["box"]), f"{a['id']} {a['box']} overlaps {b['id']} {b['box']}"
+        # a subgraph's box holds its nodes and nothing else
         for c in geo["clusters"]:
-            assert _inside(c["label"], c["box"]), f"the label of subgraph {c['agent']} is clipped"
+            assert c["label"] is not None and _inside(c["label"], c["box"]), f"the label of subgraph {c['agent']} is clipped"
             assert _inside(c["box"], geo["svg"]), f"subgraph {c['agent']} is cut off by the picture's edge"
             for n in boxes:
                 if n["id"].startswith(c["agent"] + ":"):
