@@ -103,6 +103,8 @@ class Step:
     """1 for a first run; retries count up (bounded by the retry policy)."""
     checkpoint_id: str | None = None
     """Run from this checkpoint (a restart after a failed turn forks from before it)."""
+    fresh: bool = False
+    """Drop the thread's checkpoints first: they hold only a failed first turn (its run row keeps the input)."""
     note: str | None = None
     """Why this step runs as it does, for the caller (e.g. which failed turn a restart rolled back)."""
 
@@ -253,7 +255,8 @@ class TurnCore:
         if status == "failed":  # a permanent failure: roll the failed turn back, start anew from START
             fork, failed_run = self._before_failed_turn(t)
             note = f"the failed turn (run {failed_run}) was rolled back; this message starts anew"
-            step = self._step(req, "turn", payload, run_id=req.run_id, checkpoint_id=fork, note=note)
+            step = self._step(req, "turn", payload, run_id=req.run_id, checkpoint_id=fork or None, note=note,
+                              fresh=fork == "")
             return Admission(step, "restarted", settled)
         return Admission(self._step(req, "turn", payload, run_id=req.run_id), previous, settled)
 
@@ -293,8 +296,10 @@ class TurnCore:
             return None, None
         config: Any = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
         first = next(iter(self.app.database.saver.list(config, filter={"run_id": run.run_id, "source": "input"})), None)
-        parent = first.parent_config if first is not None else None
-        return ((parent or {}).get("configurable") or {}).get("checkpoint_id"), run.run_id
+        if first is None:
+            return None, run.run_id
+        parent = (first.parent_config or {}).get("configurable") or {}
+        return parent.get("checkpoint_id") or "", run.run_id
 
     def _step(self, req: Request, kind: str, payload: Any, **fields: Any) -> Step:
         graph = fields.pop("graph", None) or self.app.graph
@@ -335,6 +340,8 @@ class TurnCore:
             run_id=step.run_id, thread_id=step.thread_id, input=step.input, user_id=step.user_id,
             durability=app.durability, **track,
         )
+        if step.fresh:
+            app.database.saver.delete_thread(step.thread_id)
         if step.kind == "turn":
             app.threads.touch(step.thread_id, user_id=step.user_id, workflow=app.workflow)
         app.hooks.emit(
