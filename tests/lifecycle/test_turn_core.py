@@ -221,3 +221,27 @@ def test_a_permanent_failure_is_rolled_back_so_a_resend_leaves_no_orphan_message
         assert _texts(app, "t") == [*earlier, "run job: title bad", "did bad"]
         assert app.state("t").active_agent is None and app.recover().empty
         assert [r.status for r in app.ops.runs.thread_runs("t")][-2:] == ["failed", "completed"]
+
+
+# -- 6. the thread's recorded workflow decides which agents may run it --------------------------
+def test_a_thread_is_only_run_by_its_own_workflow_and_a_worker_defers_other_jobs(db_path) -> None:
+    from stateline._worker import Worker
+    from stateline.errors import WorkflowMismatchError
+    from stateline.lifecycle._queue import RunQueue
+
+    with open_test_app(db_path, workflow="jobs") as app:
+        app.send("t", "run job: title one")
+    with open_test_app(db_path, workflow="shop") as app:
+        before = snapshot_rows(db_path)
+        with pytest.raises(WorkflowMismatchError, match="'jobs'"):
+            app.send("t", "run job: title two")
+        with pytest.raises(WorkflowMismatchError):
+            app.stream("t", "run job: title two")
+        assert snapshot_rows(db_path) == before
+        worker = Worker(app, poll_s=0.01, blocked_retry_s=0.0)
+        job = worker.queue.enqueue("t", "run job: title two")
+        worker.run_once()
+        assert worker.stats.deferred == 1 and worker.queue.get(job.job_id).status == "running"  # still queued
+    with open_test_app(db_path, workflow="jobs") as app:
+        Worker(app, poll_s=0.01).run(until_idle=True)
+        assert RunQueue(app.database).get(job.job_id).reply == "did two"
