@@ -1,7 +1,7 @@
 """Reusable node factories, routers and model providers."""
 
 from ._agent_nodes import ask_message, describe_problems, latest_user_text, make_act, make_collect, make_validate
-from ._context import ActContext, DirectEffects, EffectKey, EffectLedger
+from ._context import USER_NAMESPACE, ActContext, DirectEffects, EffectKey, EffectLedger
 from ._extract import extract_fields, field_labels
 from ._offline import OfflineProvider
 from ._openai import OpenAIProvider, StructuredMethod
@@ -13,6 +13,7 @@ from ._speak import CHUNK, speak, speak_stream, word_chunks
 from ._state import ConversationState, merge_dicts
 
 __all__ = [
+    "USER_NAMESPACE",
     "CHUNK",
     "FALLBACK",
     "SUPERVISOR",
