@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 def platform_router(ctx: ServerContext) -> APIRouter:
     """Every Platform route, over the server's session (turns go through ``App.stream``)."""
     pdb = PlatformDB(ctx.session.database)
-    platform = Platform(ctx, pdb, Engine(ctx, pdb))
+    platform = Platform(ctx, pdb, None)  # type: ignore[arg-type] - the engine needs the assistant id
+    platform.engine = Engine(ctx, pdb, platform.assistant_id)
     router = APIRouter()
     for part in (platform_threads_router, platform_runs_router, platform_store_router):
         router.include_router(part(platform))

@@ -292,13 +292,18 @@ class PlatformDB:
     def delete_run(self, run_id: str) -> None:
         self.db.execute("DELETE FROM platform_runs WHERE run_id = ?", (run_id,))
 
-    def pending(self) -> list[RunRow]:
-        rows = self.db.query("SELECT * FROM platform_runs WHERE status = 'pending' ORDER BY created_at LIMIT 100")
+    def pending(self, assistant_id: str) -> list[RunRow]:
+        """Pending runs of ``assistant_id`` (a replica only runs its own workflow's runs)."""
+        rows = self.db.query(
+            "SELECT * FROM platform_runs WHERE status = 'pending' AND assistant_id = ? ORDER BY created_at LIMIT 100",
+            (assistant_id,),
+        )
         return [RunRow.from_row(r) for r in rows]
 
-    def stale(self, stale_before: float) -> list[RunRow]:
+    def stale(self, assistant_id: str, stale_before: float) -> list[RunRow]:
         rows = self.db.query(
-            "SELECT * FROM platform_runs WHERE status = 'running' AND (beat_at IS NULL OR beat_at < ?) LIMIT 100",
-            (stale_before,),
+            "SELECT * FROM platform_runs WHERE status = 'running' AND assistant_id = ? AND "
+            "(beat_at IS NULL OR beat_at < ?) LIMIT 100",
+            (assistant_id, stale_before),
         )
         return [RunRow.from_row(r) for r in rows]

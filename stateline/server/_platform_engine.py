@@ -55,8 +55,9 @@ def _env_float(name: str, default: float) -> float:
 class Engine:
     """Starts, executes, takes over and streams Platform runs for one server process."""
 
-    def __init__(self, ctx: ServerContext, pdb: PlatformDB) -> None:
+    def __init__(self, ctx: ServerContext, pdb: PlatformDB, assistant_id: str) -> None:
         self.ctx = ctx
+        self.assistant_id = assistant_id
         self.session = ctx.session
         self.pdb = pdb
         self.beat_seconds = _env_float("STATELINE_PLATFORM_BEAT_SECONDS", 1.0)
@@ -93,11 +94,11 @@ class Engine:
         with self._lock:
             mine = list(self.local)
         self.pdb.beat(mine)
-        for run in self.pdb.stale(now() - self.stale_seconds):
+        for run in self.pdb.stale(self.assistant_id, now() - self.stale_seconds):
             if run.run_id not in mine and self.pdb.take_over(run, now() - self.stale_seconds):
                 log.warning("taking over run %s of thread %s (its replica %s stopped)", run.run_id, run.thread_id, run.replica)
                 self._launch(run.run_id, continuing=True)
-        for run in self.pdb.pending():
+        for run in self.pdb.pending(self.assistant_id):
             self.try_start(run.run_id)
 
     # -- wake-ups ----------------------------------------------------------------------
@@ -141,7 +142,7 @@ class Engine:
     def try_start(self, run_id: str) -> bool:
         """Start ``run_id`` here if it is pending and first in its thread's line."""
         run = self.pdb.run(run_id)
-        if run is None or run.status != "pending":
+        if run is None or run.status != "pending" or run.assistant_id != self.assistant_id:
             return False
         offset = self.ctx.log.last_offset(run.thread_id)
         if not self.pdb.claim(run_id, offset, self.head_checkpoint(run.thread_id)):

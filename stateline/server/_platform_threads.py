@@ -120,8 +120,9 @@ def platform_threads_router(p: Platform) -> APIRouter:
 
     @router.post("/threads/count")
     async def count(request: Request, who: Principal = Depends(principal)) -> int:
-        body = {**(await p.body(request)), "limit": 100_000, "offset": 0}
-        return len(await run_in_threadpool(_search, p, who, body, False))
+        body = {**(await p.body(request)), "offset": 0}
+        body.pop("limit", None)
+        return len(await run_in_threadpool(_search, p, who, body, False, True))
 
     @router.post("/threads/{thread_id}/copy")
     async def copy(thread_id: str, who: Principal = Depends(principal)) -> dict[str, Any]:
@@ -243,8 +244,12 @@ def _history(p: Platform, thread_id: str, body: dict[str, Any]) -> list[dict[str
     return out
 
 
-def _search(p: Platform, who: Principal, body: dict[str, Any], with_values: bool = True) -> list[dict[str, Any]]:
+def _search(
+    p: Platform, who: Principal, body: dict[str, Any], with_values: bool = True, everything: bool = False,
+) -> list[dict[str, Any]]:
     limit, offset = _int(body, "limit", 10, 1, 1000), _int(body, "offset", 0, 0, 1_000_000)
+    if everything:
+        limit = 1_000_000_000
     wanted = body.get("metadata") or {}
     ids = set(body.get("ids") or [])
     status = body.get("status")
