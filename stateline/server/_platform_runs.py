@@ -88,6 +88,8 @@ def decision_of(resume: Any) -> dict[str, Any]:
 
 
 def modes_of(value: Any, default: list[str]) -> list[str]:
+    if isinstance(value, list):
+        value = [v for v in value if v != ""]
     modes = default if value in (None, [], "") else ([value] if isinstance(value, str) else value)
     if not isinstance(modes, list) or any(m not in MODES for m in modes):
         raise _bad(f"stream_mode must be one or more of {', '.join(MODES)}")
