@@ -13,10 +13,10 @@ from ._speak import CHUNK, speak, speak_stream, word_chunks
 from ._state import ConversationState, merge_dicts
 
 __all__ = [
-    "USER_NAMESPACE",
     "CHUNK",
     "FALLBACK",
     "SUPERVISOR",
+    "USER_NAMESPACE",
     "ActContext",
     "AgentCard",
     "ConversationState",

@@ -9,7 +9,9 @@ See docs/platform.md for what each maps onto and what is not covered.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 
@@ -27,9 +29,16 @@ if TYPE_CHECKING:
 def platform_router(ctx: ServerContext) -> APIRouter:
     """Every Platform route, over the server's session (turns go through ``App.stream``)."""
     pdb = PlatformDB(ctx.session.database)
-    platform = Platform(ctx, pdb, None)  # type: ignore[arg-type] - the engine needs the assistant id
-    platform.engine = Engine(ctx, pdb, platform.assistant_id)
-    router = APIRouter()
+    assistant_id = Platform.assistant_of(ctx.session.workflow)
+    platform = Platform(ctx, pdb, Engine(ctx, pdb, assistant_id))
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        platform.engine.ensure_started()  # heartbeat, takeover of dead replicas' runs, pending runs
+        yield
+        platform.engine.stop()
+
+    router = APIRouter(lifespan=lifespan)
     for part in (platform_threads_router, platform_runs_router, platform_store_router):
         router.include_router(part(platform))
     return router

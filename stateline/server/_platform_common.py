@@ -69,9 +69,14 @@ class Platform:
     def graph_id(self) -> str:
         return self.ctx.session.workflow or "stateline"
 
+    @staticmethod
+    def assistant_of(workflow: str | None) -> str:
+        """The assistant id of a workflow (a uuid5 of its name, the same on every replica)."""
+        return str(uuid.uuid5(ASSISTANT_NAMESPACE, workflow or "stateline"))
+
     @property
     def assistant_id(self) -> str:
-        return str(uuid.uuid5(ASSISTANT_NAMESPACE, self.graph_id))
+        return self.assistant_of(self.ctx.session.workflow)
 
     def assistant(self) -> dict[str, Any]:
         agents = [a.name for a in self.ctx.session.agents()]

@@ -19,8 +19,8 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-from stateline.checkpointing import Database, Migration, now
 from stateline._ids import new_id
+from stateline.checkpointing import Database, Migration, now
 
 ACTIVE = ("pending", "running")
 TERMINAL = ("success", "error", "interrupted", "timeout")

@@ -30,7 +30,12 @@ from typing import TYPE_CHECKING, Any
 from starlette.concurrency import run_in_threadpool
 
 from stateline.checkpointing import now, rewind
-from stateline.errors import StatelineError, ThreadBusyError, ThreadStateError, UnknownThreadError
+from stateline.errors import (
+    StatelineError,
+    ThreadBusyError,
+    ThreadStateError,
+    UnknownThreadError,
+)
 
 from ._platform_convert import PartMaker, interrupts_of, jsonable
 from ._platform_db import TERMINAL, PlatformDB, RunRow
@@ -86,7 +91,7 @@ class Engine:
         while not self._stop.wait(self.beat_seconds):
             try:
                 self.sweep()
-            except Exception:  # noqa: BLE001 - a database hiccup must not end the heartbeat
+            except Exception:
                 log.warning("platform sweep failed", exc_info=True)
 
     def sweep(self) -> None:
@@ -127,7 +132,7 @@ class Engine:
         event = self._events.setdefault(thread_id, asyncio.Event())
         try:
             await asyncio.wait_for(event.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     # -- starting ----------------------------------------------------------------------
@@ -200,7 +205,7 @@ class Engine:
                 status, error = "error", f"{type(exc).__name__}: {exc}"
         except StatelineError as exc:
             status, error = "error", f"{type(exc).__name__}: {exc}"
-        except Exception as exc:  # noqa: BLE001 - recorded on the run; the server goes on
+        except Exception as exc:
             log.error("run %s failed", run_id, exc_info=exc)
             status, error = "error", f"{type(exc).__name__}: {exc}"
         finally:
@@ -237,14 +242,15 @@ class Engine:
             seen = self.version(run.thread_id)
             await self.wait(run.thread_id, seen)
 
-    def final_values(self, run: RunRow) -> dict[str, Any]:
-        """What ``/runs/wait`` and ``/join`` answer: the state values at the run's end."""
-        if run.status == "error" and run.error:
+    def final_values(self, run: RunRow, *, errors: bool = True) -> dict[str, Any]:
+        """What ``/runs/wait`` and ``/join`` answer: the state values at the run's end
+        (``{"__error__": ...}`` for a failed run, unless ``errors`` is False)."""
+        if errors and run.status == "error" and run.error:
             kind, _, message = run.error.partition(": ")
             return {"__error__": {"error": kind, "message": message or kind}}
         if not run.end_checkpoint:
             return {}
-        config = {"configurable": {"thread_id": run.thread_id, "checkpoint_id": run.end_checkpoint}}
+        config: Any = {"configurable": {"thread_id": run.thread_id, "checkpoint_id": run.end_checkpoint}}
         snapshot = self.session.graph.get_state(config, subgraphs=True)
         values = jsonable(snapshot.values or {})
         if interrupts := interrupts_of(snapshot):
@@ -291,7 +297,7 @@ class Engine:
             kind, _, message = (run.error or "RunError: the run failed").partition(": ")
             yield f"{end}:1000", "error", {"error": kind, "message": message}
         if "values" in modes and (skip is None or skip < (end, 1001)):
-            yield f"{end}:1001", "values", await run_in_threadpool(self.final_values, run)
+            yield f"{end}:1001", "values", await run_in_threadpool(lambda: self.final_values(run, errors=False))
 
 
 def _parse_id(last_id: str | None) -> tuple[int, int] | None:

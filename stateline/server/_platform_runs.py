@@ -223,7 +223,8 @@ def platform_runs_router(p: Platform) -> APIRouter:
     @router.post("/runs")
     async def background_stateless(request: Request, who: Principal = Depends(principal)) -> Any:
         run = await create("", request, who)
-        return run_json(await run_in_threadpool(pdb.run, run.run_id) or run)
+        fresh = await run_in_threadpool(pdb.run, run.run_id)
+        return run_json(fresh or run)
 
     @router.get("/threads/{thread_id}/runs")
     async def list_runs(

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from stateline.checkpointing import delete_thread, fork
 from stateline._ids import check_id, new_id
+from stateline.checkpointing import delete_thread, fork
 from stateline.errors import UnknownCheckpointError
 
 from ._auth import Principal

@@ -54,7 +54,7 @@ def slow(module_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         yield srv
 
 
-def sdk(srv: ServerProcess, user: str = "alice"):  # noqa: ANN201 - langgraph_sdk's SyncLangGraphClient
+def sdk(srv: ServerProcess, user: str = "alice"):
     return get_sync_client(url=srv.url, api_key=TOKENS[user])
 
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from langgraph_sdk.errors import ConflictError, PermissionDeniedError
 
-from tests.platform.conftest import sdk, say
+from tests.platform.conftest import say, sdk
 
 
 def _wait_status(c, tid, run_id, wanted, timeout=20.0):

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
 
-from tests.platform.conftest import sdk, say
+from tests.platform.conftest import say, sdk
 from tests.server_kit import TOKENS
 
 FULL_LISTING = "Sell a product: title Red Ceramic Mug, price 12.50, category kitchen, description: A sturdy 300 ml mug"
