@@ -237,11 +237,15 @@ class PlatformDB:
 
     def claim(self, run_id: str, start_offset: int, checkpoint: str | None) -> bool:
         """Start a pending run if it is the oldest active one of its thread; False if not its turn."""
+        found = self.db.query_one("SELECT thread_id FROM platform_runs WHERE run_id = ?", (run_id,))
+        if found is None:
+            return False
         with self.db.transaction() as tx:
+            # lock the thread first, then read the run: two replicas claiming at once are serialised here
+            tx.execute("SELECT thread_id FROM platform_threads WHERE thread_id = ? FOR UPDATE", (found["thread_id"],))
             row = tx.execute("SELECT * FROM platform_runs WHERE run_id = ?", (run_id,)).fetchone()
             if row is None or row["status"] != "pending":
                 return False
-            tx.execute("SELECT thread_id FROM platform_threads WHERE thread_id = ? FOR UPDATE", (row["thread_id"],))
             first = tx.execute(
                 "SELECT run_id FROM platform_runs WHERE thread_id = ? AND status IN ('pending', 'running') "
                 "ORDER BY CASE WHEN status = 'running' THEN 0 ELSE 1 END, created_at, run_id LIMIT 1",
@@ -250,12 +254,12 @@ class PlatformDB:
             if first is None or first["run_id"] != run_id:
                 return False
             t = now()
-            tx.execute(
+            claimed = tx.execute(
                 "UPDATE platform_runs SET status = 'running', replica = ?, beat_at = ?, updated_at = ?, start_offset = ?, "
                 "checkpoint_before = ? WHERE run_id = ? AND status = 'pending'",
                 (REPLICA, t, t, start_offset, checkpoint, run_id),
-            )
-        return True
+            ).rowcount
+        return claimed == 1
 
     def take_over(self, run: RunRow, stale_before: float) -> bool:
         """Adopt a running run whose replica stopped beating; False if another replica did."""

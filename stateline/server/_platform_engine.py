@@ -39,6 +39,7 @@ from stateline.errors import (
 
 from ._platform_convert import PartMaker, interrupts_of, jsonable
 from ._platform_db import TERMINAL, PlatformDB, RunRow
+from ._platform_notify import PgWake, wake_for
 
 if TYPE_CHECKING:
     from ._context import ServerContext
@@ -74,6 +75,7 @@ class Engine:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
+        self._pg: PgWake | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
     def ensure_started(self) -> None:
@@ -83,9 +85,12 @@ class Engine:
         if self._sweeper is None:
             self._sweeper = threading.Thread(target=self._sweep_forever, name="stateline-platform", daemon=True)
             self._sweeper.start()
+            self._pg = wake_for(self.session.database, self._wake_local)
 
     def stop(self) -> None:
         self._stop.set()
+        if self._pg is not None:
+            self._pg.stop()
 
     def _sweep_forever(self) -> None:
         while not self._stop.wait(self.beat_seconds):
@@ -107,8 +112,14 @@ class Engine:
             self.try_start(run.run_id)
 
     # -- wake-ups ----------------------------------------------------------------------
-    def notify(self, thread_id: str) -> None:
-        """Called from worker threads when ``thread_id`` stored events or a run changed."""
+    def notify(self, thread_id: str, *, force: bool = False) -> None:
+        """Called from worker threads when ``thread_id`` stored events or a run changed:
+        wakes this replica's readers, and (PostgreSQL) the other replicas' (``force``: unthrottled)."""
+        self._wake_local(thread_id)
+        if self._pg is not None:
+            self._pg.notify(thread_id, force=force)
+
+    def _wake_local(self, thread_id: str) -> None:
         loop = self.loop
         if loop is not None:
             try:
@@ -152,6 +163,7 @@ class Engine:
         offset = self.ctx.log.last_offset(run.thread_id)
         if not self.pdb.claim(run_id, offset, self.head_checkpoint(run.thread_id)):
             return False
+        self.notify(run.thread_id, force=True)
         self._launch(run_id, continuing=False)
         return True
 
@@ -227,7 +239,7 @@ class Engine:
             with self._lock:
                 self.local.discard(run_id)
             if run is not None:
-                self.notify(run.thread_id)
+                self.notify(run.thread_id, force=True)
                 for nxt in self.pdb.active(run.thread_id):
                     if nxt.status == "pending" and self.try_start(nxt.run_id):
                         break

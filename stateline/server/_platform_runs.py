@@ -272,7 +272,7 @@ def platform_runs_router(p: Platform) -> APIRouter:
             raise ApiError(409, "RunRunning", f"run {run_id!r} is mid-turn and a turn is never cut in half; "
                            "cancel with action=rollback to revert it when it ends, or join it")
         await ctx.record(who, "run.cancel", thread_id, 200, f"run={run_id} action={action}")
-        engine.notify(thread_id)
+        engine.notify(thread_id, force=True)
         if wait:
             await engine.until_done(run_id)
         fresh = await run_in_threadpool(pdb.run, run_id)
