@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("stateline.server.platform")
 POLL_SECONDS = 0.2
 """How often a reader checks for events stored by another replica."""
+WAKE_GAP = 0.02
+"""Readers are woken at most this often for reply chunks (the run's end always wakes them)."""
 BUSY_RETRY_SECONDS = 60.0
 """How long a run waits for a thread lease held outside the Platform runs (a recoverer, an /api turn)."""
 
@@ -186,7 +188,7 @@ class Engine:
     def _consume(self, run: RunRow, continuing: bool) -> tuple[str, str | None]:
         """Run the turn to its end; (Platform status, error)."""
         deadline = time.monotonic() + BUSY_RETRY_SECONDS
-        status, error, seen = "success", None, False
+        status, error, seen, woke = "success", None, False, 0.0
         while True:
             try:
                 for event in self._turn(run, continuing):
@@ -195,7 +197,9 @@ class Engine:
                         status = "error" if event.status == "failed" else "success"
                     elif event.type == "error":
                         error = f"{event.error_type}: {event.message}"
-                    self.notify(run.thread_id)
+                    if time.monotonic() - woke >= WAKE_GAP or event.type != "content_chunk":
+                        woke = time.monotonic()  # a burst of stored chunks: one wake-up, one read
+                        self.notify(run.thread_id)
                 return status, error if status == "error" else None
             except ThreadBusyError:
                 if seen or time.monotonic() > deadline:
