@@ -31,7 +31,7 @@ from ._platform_convert import MODES, iso
 from ._platform_db import TERMINAL, RunRow
 
 STRATEGIES = ("reject", "enqueue", "interrupt", "rollback")
-UNSUPPORTED = ("checkpoint", "checkpoint_id", "interrupt_before", "interrupt_after", "webhook", "after_seconds")
+UNSUPPORTED = ("interrupt_before", "interrupt_after", "webhook", "after_seconds")
 _HITL = {"accept": "approve", "approve": "approve", "ignore": "reject", "reject": "reject", "response": "reject"}
 
 
@@ -151,6 +151,13 @@ def platform_runs_router(p: Platform) -> APIRouter:
             raise ThreadStateError(thread_id, status, f"thread {thread_id!r} has nothing to resume (it is {status}); "
                                    "send input.messages")
 
+    def check_checkpoint(thread_id: str, body: dict[str, Any]) -> None:
+        """A run from the thread's head checkpoint is an ordinary run; from an older one it is refused."""
+        wanted = body.get("checkpoint_id") or (body.get("checkpoint") or {}).get("checkpoint_id")
+        if wanted and wanted != engine.head_checkpoint(thread_id):
+            raise _bad(f"runs start from the thread's head; to continue from checkpoint {wanted!r} first POST "
+                       f"/threads/{thread_id}/state {{\"checkpoint_id\": ...}} (or copy the thread)")
+
     async def create(thread_id: str, request: Request, who: Principal) -> RunRow:
         body = await p.body(request)
         if body.get("if_not_exists") == "create" or thread_id == "":
@@ -161,6 +168,7 @@ def platform_runs_router(p: Platform) -> APIRouter:
         assistant_id, strategy, req, metadata = parse(body, owned)
         owner = owned.user_id or who.user_id
         await run_in_threadpool(pdb.ensure_thread, thread_id, owner)
+        await run_in_threadpool(check_checkpoint, thread_id, body)
         await run_in_threadpool(precheck, thread_id, req)
         run = RunRow(new_id(), thread_id, assistant_id, owner, "pending", strategy, req, metadata)
         made, before = await run_in_threadpool(pdb.create_run, run)

@@ -63,6 +63,19 @@ def platform_threads_router(p: Platform) -> APIRouter:
         graph = await run_in_threadpool(lambda: ctx.session.graph.get_graph())
         return graph.to_json()
 
+    @router.get("/assistants/{assistant_id}/schemas")
+    async def get_schemas(assistant_id: str, who: Principal = Depends(principal)) -> dict[str, Any]:
+        """JSON schemas of the workflow's input, output and state (what LangGraph Studio shows)."""
+        p.check_assistant(assistant_id)
+
+        def schemas() -> dict[str, Any]:
+            graph = ctx.session.graph
+            state = _state_schema(graph)
+            return {"graph_id": p.graph_id, "input_schema": state, "output_schema": state, "state_schema": state,
+                    "config_schema": None, "context_schema": None}
+
+        return await run_in_threadpool(schemas)
+
     @router.post("/threads")
     async def create_thread(request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
         """A new thread owned by the caller, with ``metadata``; ``if_exists``: raise (409) or do_nothing."""
@@ -202,6 +215,16 @@ def platform_threads_router(p: Platform) -> APIRouter:
         return await run_in_threadpool(_history, p, thread_id, body)
 
     return router
+
+
+def _state_schema(graph: Any) -> dict[str, Any]:
+    """The state's JSON schema; LangChain message types have no pydantic schema of their own, so when
+    LangGraph cannot build one the state's channels are listed (any value)."""
+    try:
+        return dict(graph.get_input_jsonschema())
+    except Exception:  # noqa: BLE001 - pydantic cannot describe BaseMessage annotations
+        channels = [c for c in graph.output_channels if not c.startswith("__")]
+        return {"title": "ConversationState", "type": "object", "properties": {c: {} for c in channels}}
 
 
 def _rewind(p: Platform, thread_id: str, checkpoint_id: str) -> Any:
