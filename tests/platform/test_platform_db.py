@@ -21,7 +21,8 @@ def test_two_claimers_of_one_pending_run_never_both_win(db_url):
             wins: list[bool] = []
             barrier = threading.Barrier(2)
 
-            def claim(pdb: PlatformDB, run_id: str = f"r{n}") -> None:
+            def claim(pdb: PlatformDB, run_id: str = f"r{n}", barrier: threading.Barrier = barrier,
+                      wins: list[bool] = wins) -> None:
                 barrier.wait()
                 wins.append(pdb.claim(run_id, 0, None))
 
