@@ -1,7 +1,7 @@
 """Reusable node factories, routers and model providers."""
 
 from ._agent_nodes import ask_message, describe_problems, latest_user_text, make_act, make_collect, make_validate
-from ._context import ActContext, DirectEffects, EffectKey, EffectLedger
+from ._context import USER_NAMESPACE, ActContext, DirectEffects, EffectKey, EffectLedger
 from ._extract import extract_fields, field_labels
 from ._offline import OfflineProvider
 from ._openai import OpenAIProvider, StructuredMethod
@@ -16,6 +16,7 @@ __all__ = [
     "CHUNK",
     "FALLBACK",
     "SUPERVISOR",
+    "USER_NAMESPACE",
     "ActContext",
     "AgentCard",
     "ConversationState",

@@ -29,6 +29,7 @@ from stateline.errors import StatelineError
 from ._auth import TokenTable
 from ._context import ServerContext, bearer_token
 from ._errors import ApiError, _error, status_of
+from ._platform import platform_router
 from ._routes_ops import ops_router, page_router
 from ._routes_threads import threads_router
 from ._routes_turns import turns_router
@@ -147,6 +148,6 @@ def create_app(session: App, tokens: TokenTable, settings: ServerSettings | None
     api.add_exception_handler(Exception, _unexpected)
     api.add_middleware(BodyLimit, limit=ctx.settings.max_body_bytes)
     api.add_middleware(RequireToken, tokens=tokens)  # added last: runs first
-    for router in (page_router, threads_router, turns_router, ops_router):  # this order is the OpenAPI order
+    for router in (page_router, threads_router, turns_router, ops_router, platform_router):  # the OpenAPI order
         api.include_router(router(ctx))
     return api
