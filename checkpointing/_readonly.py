@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph.store.sqlite import SqliteStore
 
-from stateline.errors import SchemaVersionError, StorageError
+from stateline.errors import CorruptDatabaseError, SchemaVersionError, StorageError
 
 from . import _crypto, _sqlite
 from ._saver import StatelineSqliteSaver
@@ -44,8 +44,23 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA query_only=ON")
         conn.execute("PRAGMA schema_version").fetchone()
     except sqlite3.Error as exc:
-        raise StorageError(f"cannot read database {str(path)!r}: {exc}", location=str(path)) from exc
+        raise _sqlite.translate_error(exc, str(path)) from exc
     return conn
+
+
+def _check_sound(conn: sqlite3.Connection, path: Path) -> None:
+    """``PRAGMA quick_check`` on small files (as a read-write open does), read-only."""
+    if path.stat().st_size > _sqlite.QUICK_CHECK_MAX_BYTES:
+        return
+    try:
+        rows = conn.execute("PRAGMA quick_check(1)").fetchall()
+    except sqlite3.Error as exc:
+        raise _sqlite.translate_error(exc, str(path)) from exc
+    if rows and rows[0][0] != "ok":
+        raise CorruptDatabaseError(
+            f"database {str(path)!r} is damaged ({' '.join(str(rows[0][0]).split())}); restore it from a backup",
+            location=str(path),
+        )
 
 
 def has_table(db: Database, name: str) -> bool:
@@ -81,12 +96,13 @@ def open_read_only(parsed: DatabaseURL, cipher: _crypto.Cipher | None) -> Databa
     assert parsed.path is not None
     if not parsed.path.is_file():
         raise StorageError(
-            f"no database at {str(parsed.path)!r}: nothing is stored there yet (name another with --db)",
+            f"database {str(parsed.path)!r} does not exist: nothing is stored there yet (name another with --db)",
             location=str(parsed.path),
         )
     conns: list[Any] = []
     try:
         conns = [connect_read_only(parsed.path) for _ in range(3)]
+        _check_sound(conns[0], parsed.path)
         saver = StatelineSqliteSaver(conns[0])
         saver.is_setup = True  # its tables are read as they are, never created
         store = SqliteStore(conns[1])
