@@ -61,10 +61,11 @@ def open_session(
     source = selected(example, agents_file)
     if source is None:
         raise ConfigError(NO_AGENTS.format(file=PROJECT_FILE))
+    project_agents = load_agents(source) if isinstance(source, Project) else None  # before the db: a bad entry writes nothing
     database = open_database(db_url(db, source))
     try:
         if isinstance(source, Project):
-            agents, workflow = load_agents(source), source.workflow
+            agents, workflow = project_agents or [], source.workflow
         else:
             from ._examples import example_agents
 
