@@ -40,7 +40,7 @@ def thread_view(db: Database, thread_id: str) -> ThreadView:
     from stateline.checkpointing import head_is_unfinished
 
     from ._convert import to_chat
-    from ._records import ThreadView
+    from ._records import ThreadStatus, ThreadView
 
     thread_id = check_id("thread id", thread_id)
     head = db.saver.get_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}})
@@ -52,7 +52,8 @@ def thread_view(db: Database, thread_id: str) -> ThreadView:
     writes = head.pending_writes or []
     interrupts = [v for _, channel, v in writes if channel == _INTERRUPT]
     errors = [str(v) for _, channel, v in writes if channel == _ERROR]
-    status = "waiting" if interrupts else "failed" if errors else "interrupted" if head_is_unfinished(head) else "idle"
+    unfinished = head_is_unfinished(head)
+    status: ThreadStatus = "waiting" if interrupts else "failed" if errors else "interrupted" if unfinished else "idle"
     values = dict(head.checkpoint["channel_values"])
     return ThreadView(
         thread_id=thread_id,

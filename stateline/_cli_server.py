@@ -41,7 +41,7 @@ def resume(
     decision = decision_from_flags(approve, reject, edit)
     with _session(ctx) as session:
         events = list(session.stream(thread, decision=decision))
-    result = {
+    result: dict[str, Any] = {
         "thread_id": thread,
         "status": next((e.status for e in reversed(events) if e.type == "conversation_end"), "failed"),
         "replies": [{"agent": e.agent, "text": e.text} for e in events if e.type == "agent_complete"],

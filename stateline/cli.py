@@ -35,6 +35,8 @@ ThreadOpt = typer.Option(..., "--thread", "-t", help="conversation id")
 UserOpt = typer.Option(None, "--user", "-u", help="user id (cross-thread memory)")
 RecoverOpt = typer.Option(False, "--recover", help="first recover interrupted work (see `stateline recover`)")
 GLOBAL_FLAGS = {"--json", "--verbose", "-v"}
+DB_HELP = "sqlite:///path, postgresql://user@host/db or memory (default: $STATELINE_DB, the project's db, or stateline.db)"
+AGENTS_FILE_HELP = "TOML file listing agents (default: stateline.toml here or in a parent)"
 GLOBAL_VALUED = {"--db", "--example", "-e", "--agents-file"}
 
 
@@ -55,11 +57,11 @@ class Globals:
 @app.callback()
 def _main(
     ctx: typer.Context,
-    db: Optional[str] = typer.Option(None, "--db", help="sqlite:///path, postgresql://user@host/db or memory (default: $STATELINE_DB, the project's db, or stateline.db)"),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
     as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="full tracebacks for errors in your agents' code"),
-    example: Optional[str] = typer.Option(None, "--example", "-e", help="use a built-in example's agents: storefront or assistant"),
-    agents_file: Optional[str] = typer.Option(None, "--agents-file", help="TOML file listing agents (default: stateline.toml here or in a parent)"),
+    example: Optional[str] = typer.Option(None, "--example", "-e", help="a built-in example's agents: storefront or assistant"),
+    agents_file: Optional[str] = typer.Option(None, "--agents-file", help=AGENTS_FILE_HELP),
 ) -> None:
     ctx.obj = Globals(db, as_json, verbose, example, agents_file)
 

@@ -29,6 +29,10 @@ def one_line_exit_2(result: subprocess.CompletedProcess, text: str) -> None:
 
 
 AGENTS = '''
+import os
+import signal
+from pathlib import Path
+
 from pydantic import BaseModel
 from stateline import Agent
 
@@ -42,6 +46,10 @@ class Question(BaseModel):
     topic: str
 
 def answer(q: Question, ctx) -> str:
+    marker = Path(__file__).with_name("crashed.marker")
+    if q.topic == "crash" and not marker.exists():
+        marker.write_text("once")
+        os.kill(os.getpid(), signal.SIGKILL)  # the process dies mid-turn, once
     if q.topic == "boom":
         raise ValueError("the answer machine broke")
     return f"about {q.topic}: 42"
