@@ -30,10 +30,10 @@ KEEP_LAST_ENV = "STATELINE_RETENTION_KEEP_LAST"  # checkpointing._policy's (not 
 
 
 @contextmanager
-def _database(ctx: typer.Context) -> Iterator[Database]:
+def _database(ctx: typer.Context, *, read_only: bool = False) -> Iterator[Database]:
     from stateline.checkpointing import open_database
 
-    db = open_database(url_of(ctx))
+    db = open_database(url_of(ctx), read_only=read_only)
     try:
         yield db
     finally:
@@ -156,7 +156,7 @@ def threads_history(
     from stateline.checkpointing import iter_history
 
     thread = check_id("thread id", thread)
-    with _database(ctx) as db:
+    with _database(ctx, read_only=True) as db:
         rows = (_history_row(item) for item in iter_history(db, thread, limit=limit))
         first = next(rows, None)
         if first is None:

@@ -42,12 +42,18 @@ def jobs_list(
 ) -> None:
     """The queue, oldest first."""
     from stateline.checkpointing import open_database
-    from stateline.lifecycle._queue import RunQueue
+    from stateline.errors import InvalidInputError
+    from stateline.lifecycle._queue import JOB_STATUSES, RunQueue
 
+    from ._cli_inspect import has_table
+
+    if status is not None and status not in JOB_STATUSES:  # checked before the database is opened
+        raise InvalidInputError(f"job status {status!r} is not one of {', '.join(JOB_STATUSES)}")
     from .cli import url_of
 
-    with open_database(url_of(ctx)) as db:
-        jobs = RunQueue(db).list(status=status, thread_id=thread, limit=1000)
+    with open_database(url_of(ctx), read_only=True) as db:  # looks only: writes nothing
+        queue = RunQueue(db)
+        jobs = queue.list(status=status, thread_id=thread, limit=1000) if has_table(db, "run_queue") else []
 
     def render() -> None:
         table = Table("job", "thread", "status", "worker", "attempts", "queued", "reply / error")

@@ -182,7 +182,7 @@ def chat(
             try:
                 print_turn(_send(ctx, session, thread, line, user))
             except StatelineError as exc:
-                err.print(f"error: {exc}", highlight=False)
+                err.print(getattr(exc, "report", f"error: {exc}"), highlight=False, markup=False)
 
 
 @app.command()

@@ -23,6 +23,8 @@ READ_ONLY = [
     ["effects", "list"],
     ["agents", "list"],
     ["stats"],
+    ["threads", "history", "n1"],
+    ["jobs", "list"],
 ]
 
 
