@@ -103,3 +103,28 @@ def test_open_database_read_only(tmp_path):
     conn.close()
     with pytest.raises(SchemaVersionError):
         open_database(f"sqlite:///{path}", read_only=True)
+
+
+def test_a_database_of_another_workflow_gets_no_example_tables(tmp_path):
+    """Issue 9, observation 6: `--db X threads list` / `recover` with no agents named used to
+    write the storefront's catalog/sales tables into the user's database."""
+    from pydantic import BaseModel
+
+    from stateline import Agent, App
+
+    class Note(BaseModel):
+        text: str
+
+    notes = Agent(name="notes", description="Keep notes", intents=["note"], schema=Note,
+                  act=lambda n: f"saved {n.text}", keywords=["note"])
+    db = tmp_path / "own.db"
+    with App([notes], db=f"sqlite:///{db}", workflow="mine") as app:
+        app.send("n1", "note text: milk")
+    before = snapshot(db)
+    listed = run_cli(tmp_path, "--db", f"sqlite:///{db}", "threads", "list")
+    assert listed.returncode == 0 and "mine" in listed.stdout, listed.stderr
+    one_line_exit_2(run_cli(tmp_path, "--db", f"sqlite:///{db}", "recover"), "no agents named")
+    assert snapshot(db) == before
+    tables = {r[0] for r in sqlite3.connect(f"file:{db}?immutable=1", uri=True).execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert not {"catalog", "sales"} & tables
