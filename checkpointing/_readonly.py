@@ -11,7 +11,8 @@ killed) is read with ``mode=ro`` so the WAL's commits are seen; the database fil
 ``-wal`` are never written (SQLite's shared-memory index ``-shm`` is, as by any reader).
 Every connection also has ``PRAGMA query_only``. Components' migrations become version
 checks (:func:`check_version`): a newer schema is refused, an older or missing one is read
-as it is. PostgreSQL and ``memory`` open as usual (no files to protect).
+as it is. PostgreSQL and ``memory`` open as usual (the saver's own setup included), then are marked
+read-only, so stateline's components create none of their tables there either.
 """
 
 from __future__ import annotations
@@ -66,7 +67,10 @@ def _check_sound(conn: sqlite3.Connection, path: Path) -> None:
 def has_table(db: Database, name: str) -> bool:
     """Whether table ``name`` exists (SQLite and PostgreSQL), without creating anything."""
     if db.url.backend == "postgres":
-        row = db.query_one("SELECT 1 AS ok FROM information_schema.tables WHERE table_name = ?", (name,))
+        row = db.query_one(
+            "SELECT 1 AS ok FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?",
+            (name,),
+        )
     else:
         row = db.query_one("SELECT 1 AS ok FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
     return row is not None
@@ -91,8 +95,10 @@ def open_read_only(parsed: DatabaseURL, cipher: _crypto.Cipher | None) -> Databa
     """See the module docstring; ``cipher`` from ``$STATELINE_AES_KEY`` or the caller."""
     from . import _database
 
-    if parsed.backend != "sqlite":
-        return _database.open_database(parsed.raw, key=cipher._key if cipher else False)
+    if parsed.backend != "sqlite":  # no files to protect; components still only check versions
+        db = _database.open_database(parsed.raw, key=cipher._key if cipher else False)
+        db.read_only = True
+        return db
     assert parsed.path is not None
     if not parsed.path.is_file():
         raise StorageError(

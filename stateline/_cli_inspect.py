@@ -22,11 +22,9 @@ _INTERRUPT, _ERROR = "__interrupt__", "__error__"  # LangGraph's pending-write c
 
 
 def has_table(db: Database, name: str) -> bool:
-    if db.url.backend == "postgres":
-        row = db.query_one("SELECT 1 AS ok FROM information_schema.tables WHERE table_name = ?", (name,))
-    else:
-        row = db.query_one("SELECT 1 AS ok FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
-    return row is not None
+    from stateline.checkpointing import has_table as exists
+
+    return exists(db, name)
 
 
 def list_threads(db: Database, user_id: str | None, limit: int = 100) -> list[Any]:
