@@ -99,7 +99,8 @@ def _module_name(name: str) -> str:
 def init(ctx: typer.Context, name: str = typer.Argument(..., help="folder to create (its name is the workflow's)")) -> None:
     """Create folder NAME with two agents, stateline.toml, a test and a README: runnable at once."""
     folder = Path(name)
-    if folder.exists() and any(folder.iterdir()) if folder.is_dir() else folder.exists():
+    taken = any(folder.iterdir()) if folder.is_dir() else folder.exists()
+    if taken:
         raise ConfigError(f"{str(folder)!r} already exists and is not an empty folder; choose another name")
     workflow = folder.resolve().name
     module = _module_name(workflow)

@@ -85,3 +85,11 @@ def test_long_operations_report_progress_on_stderr(tmp_path):
     rekeyed = run_cli(tmp_path, "--db", url, "rekey", "--new-key", secrets.token_hex(32))
     assert rekeyed.returncode == 0, rekeyed.stderr
     assert "rekey: re-encrypting" in rekeyed.stderr and "rekey: done in" in rekeyed.stderr
+
+
+def test_init_refuses_a_folder_that_is_not_empty(tmp_path):
+    assert run_cli(tmp_path, "init", "shop").returncode == 0
+    before = sorted(p.name for p in (tmp_path / "shop").iterdir())
+    one_line_exit_2(run_cli(tmp_path, "init", "shop"), "already exists and is not an empty folder")
+    assert sorted(p.name for p in (tmp_path / "shop").iterdir()) == before
+    assert "shop_agents:orders" in (tmp_path / "shop" / "stateline.toml").read_text()

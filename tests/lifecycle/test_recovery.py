@@ -207,7 +207,8 @@ def test_run_with_recover_flag_finishes_interrupted_threads_first(db_path, capsy
     crash(db_path, "old", point="node:act", app="storefront",
           message="I'd like to sell a product: title Mug, price 3, category kitchen, description: a fine mug")
     capsys.readouterr()
-    main(["--db", f"sqlite:///{db_path}", "run", "--recover", "-t", "new", "What is the total revenue for kitchen?"])
+    main(["--db", f"sqlite:///{db_path}", "--example", "storefront", "run", "--recover", "-t", "new",
+          "What is the total revenue for kitchen?"])
     captured = capsys.readouterr()
     assert "recover: 1 resumed" in captured.err and "old: resumed" in captured.err
     assert "Total revenue for kitchen" in captured.out
