@@ -16,7 +16,7 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
-from bench import concurrency, conversation, history, raw, resume, storefront_turn, workers
+from bench import concurrency, conversation, history, raw, resume, startup, storefront_turn, workers
 from bench._table import Row, render
 
 DURABLE_COMMITS_PER_TURN = 5
@@ -78,6 +78,9 @@ def run(folder: Path, quick: bool) -> list[Row]:
     print("[bench] full storefront turn vs the plain 3-node graph ...", flush=True)
     rows.append(storefront_row(folder, 60 if quick else 200))
     rows += workers_rows(40 if quick else 120)
+
+    print("[bench] `stateline --help` start-up ...", flush=True)
+    rows += startup.rows(startup.measure(5 if quick else 15))
 
     payload = max(64, size["ours"] // max(1, n_items))
     rate = raw.commits_per_second(folder, payload, 300 if quick else 2000)

@@ -75,7 +75,7 @@ def stateline_workers(admin: str, workers: int, turns: int) -> tuple[float, int]
             queue = RunQueue(app.database)
             for i in range(turns):
                 queue.enqueue(f"t{i % THREADS}", "what is the total revenue for toys?")
-        cmd = [sys.executable, "-m", "stateline", "--db", url, "--json", "worker", "--until-idle", "--poll", "0.05"]
+        cmd = [sys.executable, "-m", "stateline", "--db", url, "--json", "--example", "storefront", "worker", "--until-idle", "--poll", "0.05"]
         procs = [subprocess.Popen(cmd, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL) for _ in range(workers)]
         for p in procs:
             p.wait(timeout=900)

@@ -2,6 +2,7 @@
 
 from ._database import Database, Migration, now, open_database
 from ._rekey import rekey
+from ._readonly import has_table
 from ._sql import Row
 from ._policy import (
     AutoRetention,
@@ -40,6 +41,7 @@ __all__ = [
     "delete_idle_threads",
     "delete_thread",
     "fork",
+    "has_table",
     "head_is_idle",
     "head_is_unfinished",
     "iter_history",

@@ -53,6 +53,8 @@ class Database:
     _backend: Backend
     _closers: list[Any] = field(default_factory=list)
     _cipher: _crypto.Cipher | None = None
+    read_only: bool = False
+    """Opened by ``open_database(..., read_only=True)``: nothing may be written."""
 
     def __post_init__(self) -> None:
         if not self._backend.where:
@@ -93,6 +95,11 @@ class Database:
         old code on a newer schema could write rows the newer code misreads.
         """
         known = max((v for v, _ in migrations), default=0)
+        if self.read_only:
+            from ._readonly import check_version
+
+            check_version(self, component, known)
+            return
         with self.transaction() as tx:
             self._backend.lock_migrations(tx)
             row = tx.execute(
@@ -145,7 +152,9 @@ class Database:
         self.close()
 
 
-def open_database(url: str | None = None, *, key: str | bytes | Literal[False] | None = None) -> Database:
+def open_database(
+    url: str | None = None, *, key: str | bytes | Literal[False] | None = None, read_only: bool = False
+) -> Database:
     """Open (creating if needed) the database at ``url``; see :func:`parse_db_url`.
 
     Nothing is written to an existing file until it has been checked read-only to be a
@@ -155,9 +164,18 @@ def open_database(url: str | None = None, *, key: str | bytes | Literal[False] |
     turns on encryption at rest; a database created with a key must always be opened with
     that key, and one created without a key without one (EncryptionKeyError otherwise).
     :func:`checkpointing.rekey` changes the key.
+
+    ``read_only=True`` (what inspecting commands use) writes nothing at all: no tables, no
+    ``-wal`` file, no checkpoint of the WAL; a missing file is an error, a newer schema is
+    refused untouched, and components' tables are only version-checked (see
+    :mod:`checkpointing._readonly`).
     """
     parsed = parse_db_url(url)
     cipher = _crypto.key_from_env(key)
+    if read_only:
+        from ._readonly import open_read_only
+
+        return open_read_only(parsed, cipher)
     if parsed.backend == "memory":
         db = _open_memory(parsed)
     elif parsed.backend == "sqlite":

@@ -134,15 +134,16 @@ class Result:
 class SqliteBackend:
     """App tables on one autocommit sqlite3 connection, guarded by a re-entrant lock."""
 
-    def __init__(self, conn: sqlite3.Connection, where: str) -> None:
+    def __init__(self, conn: sqlite3.Connection, where: str, *, read_only: bool = False) -> None:
         self.where = where
         self._conn = conn
         self._lock = threading.RLock()
         self._depth = 0
         self._synchronous = "FULL"  # as _sqlite.connect opens it
         conn.row_factory = _sqlite_row
-        self._run(SCHEMA_TABLE)
-        self._run(META_TABLE)
+        if not read_only:  # a read-only handle creates nothing (checkpointing._readonly)
+            self._run(SCHEMA_TABLE)
+            self._run(META_TABLE)
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> Result:
         with self._lock:

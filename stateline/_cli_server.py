@@ -8,8 +8,7 @@ import typer
 
 from stateline.errors import InvalidInputError
 
-from ._session import open_session
-from .cli import AgentsFileOpt, ExampleOpt, RecoverOpt, _recover_first, app, emit, out
+from .cli import RecoverOpt, _recover_first, _session, app, emit, out
 
 
 def decision_from_flags(approve: bool, reject: bool, edit: list[str]) -> dict[str, Any] | None:
@@ -37,14 +36,12 @@ def resume(
     approve: bool = typer.Option(False, "--approve", help="approve the waiting draft"),
     reject: bool = typer.Option(False, "--reject", help="reject it (nothing is done)"),
     edit: list[str] = typer.Option([], "--edit", help="change a field, then ask again: --edit price=15 (repeatable)"),
-    example: str = ExampleOpt,
-    agents_file: Optional[str] = AgentsFileOpt,
 ) -> None:
     """Answer a thread waiting for approval, or (no flag) finish an interrupted turn."""
     decision = decision_from_flags(approve, reject, edit)
-    with open_session(db=ctx.obj.db, example=None if agents_file else example, agents_file=agents_file) as session:
+    with _session(ctx) as session:
         events = list(session.stream(thread, decision=decision))
-    result = {
+    result: dict[str, Any] = {
         "thread_id": thread,
         "status": next((e.status for e in reversed(events) if e.type == "conversation_end"), "failed"),
         "replies": [{"agent": e.agent, "text": e.text} for e in events if e.type == "agent_complete"],
@@ -56,7 +53,10 @@ def resume(
         for r in result["replies"]:
             out.print(f"[bold cyan]{r['agent']}>[/] {r['text']}", highlight=False)
         if result["waiting"]:
-            out.print(f"[yellow]waiting for approval:[/] {result['waiting']['draft']}", highlight=False)
+            from ._cli_inspect import describe_waiting
+
+            waiting = {"agent": result["waiting"].get("agent"), "draft": result["waiting"].get("draft")}
+            out.print(f"[yellow]{describe_waiting(waiting, thread)}[/]", highlight=False)
         for message in result["errors"]:
             out.print(f"[red]error:[/] {message}", highlight=False)
         out.print(f"thread {thread}: {result['status']}")
@@ -71,8 +71,6 @@ def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="address to bind (default: this machine only)"),
     port: int = typer.Option(8321, "--port", "-p", min=0, max=65535),
-    example: str = ExampleOpt,
-    agents_file: Optional[str] = AgentsFileOpt,
     approval: list[str] = typer.Option([], "--approval", help="agent that must be approved before acting (repeatable; or $STATELINE_APPROVAL)"),
     tokens_file: Optional[str] = typer.Option(None, "--tokens-file", help="API tokens (TOML/JSON; or $STATELINE_TOKENS_FILE / $STATELINE_TOKENS)"),
     max_message_chars: int = typer.Option(20_000, "--max-message-chars", min=1, help="longer messages get 413"),
@@ -87,7 +85,7 @@ def serve(
     if policy not in ("reject", "enqueue"):
         raise InvalidInputError(f"--busy-policy {policy!r}: use reject or enqueue")
     settings = ServerSettings(max_message_chars=max_message_chars, default_policy=policy, workers=workers)
-    session = open_session(db=ctx.obj.db, example=None if agents_file else example, agents_file=agents_file, approval=approval)
+    session = _session(ctx, approval)
     with session:
         _recover_first(session, recover)
         run_server(session, host=host, port=port, tokens_file=tokens_file, settings=settings)

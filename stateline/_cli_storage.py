@@ -10,39 +10,47 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from stateline.checkpointing import (
-    Database,
-    ThreadIndex,
-    apply_retention,
-    delete_thread,
-    fork,
-    iter_history,
-    open_database,
-    rekey,
-    rewind,
-)
-from stateline.checkpointing._policy import KEEP_LAST_ENV, pending_nodes
 from stateline.errors import ConfigError, UnknownThreadError
 
 from ._ids import check_id
-from ._session import db_url
-from .cli import app, emit, out, threads_app
+from .cli import app, emit, err, out, threads_app, url_of
+
+if TYPE_CHECKING:
+    from stateline.checkpointing import Database
+
+KEEP_LAST_ENV = "STATELINE_RETENTION_KEEP_LAST"  # checkpointing._policy's (not imported: --help stays fast)
 
 
 @contextmanager
-def _database(ctx: typer.Context) -> Iterator[Database]:
-    db = open_database(db_url(ctx.obj.db))
+def _database(ctx: typer.Context, *, read_only: bool = False) -> Iterator[Database]:
+    from stateline.checkpointing import open_database
+
+    db = open_database(url_of(ctx), read_only=read_only)
     try:
         yield db
     finally:
         db.close()
+
+
+def progress(message: str) -> None:
+    """One line on stderr about a long operation (stdout keeps the result, also with --json)."""
+    err.print(message, highlight=False, soft_wrap=True, markup=False)
+
+
+def _size(db: Database) -> str:
+    path = db.url.path
+    if path is None or not path.exists():
+        return "?"
+    total = sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+    return f"{total / 1e6:.1f} MB"
 
 
 def _head_id(config: Any) -> str:
@@ -67,9 +75,20 @@ def prune(
             keep_last = int(os.environ[KEEP_LAST_ENV])
         except ValueError:
             raise ConfigError(f"{KEEP_LAST_ENV}={os.environ[KEEP_LAST_ENV]!r} is not a whole number") from None
+    from stateline.checkpointing import apply_retention
+    from stateline.checkpointing import vacuum as vacuum_db
+
     threads = [check_id("thread id", t) for t in thread] if thread else None
     with _database(ctx) as db:
-        report = apply_retention(db, keep_last=keep_last, idle_ttl=idle_ttl, thread_ids=threads, vacuum_after=vacuum)
+        started = time.monotonic()
+        report = apply_retention(db, keep_last=keep_last, idle_ttl=idle_ttl, thread_ids=threads)
+        progress(f"prune: {report.pruned_checkpoints} checkpoint(s) removed in {time.monotonic() - started:.1f} s")
+        if vacuum:
+            started = time.monotonic()
+            progress(f"prune: vacuuming ({_size(db)}); the file is locked meanwhile...")
+            vacuum_db(db)
+            report.vacuumed = True
+            progress(f"prune: vacuumed in {time.monotonic() - started:.1f} s; now {_size(db)}")
 
     def render() -> None:
         out.print(
@@ -99,12 +118,21 @@ def rekey_command(
         raise ConfigError("give either --new-key or --decrypt, not both")
     if not decrypt and not new_key:
         raise ConfigError("give --new-key KEY (or $STATELINE_NEW_AES_KEY), or --decrypt to remove encryption")
-    rekey(db_url(ctx.obj.db), old_key or None, None if decrypt else new_key)
+    from stateline.checkpointing import rekey
+
+    url = url_of(ctx)
+    started = time.monotonic()
+    progress(f"rekey: re-encrypting every checkpoint and value of {url} in one transaction "
+             "(an interruption changes nothing)...")
+    rekey(url, old_key or None, None if decrypt else new_key)
+    progress(f"rekey: done in {time.monotonic() - started:.1f} s")
     row = {"encrypted": not decrypt}
     emit(ctx, row, lambda: out.print("re-encrypted" if not decrypt else "decrypted", highlight=False))
 
 
 def _history_row(item: Any) -> dict[str, Any]:
+    from stateline.checkpointing._policy import pending_nodes
+
     meta = item.metadata or {}
     messages = item.checkpoint["channel_values"].get("messages")
     return {
@@ -125,8 +153,10 @@ def threads_history(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="at most this many (default: all)"),
 ) -> None:
     """The thread's checkpoints, newest first, streamed as they are read."""
+    from stateline.checkpointing import iter_history
+
     thread = check_id("thread id", thread)
-    with _database(ctx) as db:
+    with _database(ctx, read_only=True) as db:
         rows = (_history_row(item) for item in iter_history(db, thread, limit=limit))
         first = next(rows, None)
         if first is None:
@@ -168,6 +198,8 @@ def threads_rewind(
     to: str = typer.Option(..., "--to", help="checkpoint id (see `threads history`)"),
 ) -> None:
     """Make an old checkpoint the thread's head again (a new checkpoint; history kept)."""
+    from stateline.checkpointing import rewind
+
     thread = check_id("thread id", thread)
     with _database(ctx) as db:
         head = rewind(db, thread, to)
@@ -183,6 +215,8 @@ def threads_fork(
     as_: str = typer.Option(..., "--as", help="id of the new thread"),
 ) -> None:
     """Copy the thread to a new one whose head is checkpoint CKPT; the source is unchanged."""
+    from stateline.checkpointing import fork
+
     thread = check_id("thread id", thread)
     new_thread = check_id("thread id", as_)
     with _database(ctx) as db:
@@ -194,6 +228,8 @@ def threads_fork(
 
 def _copy_index_row(db: Database, source: str, target: str) -> None:
     """The fork shows in `threads list` with its source's owner and workflow."""
+    from stateline.checkpointing import ThreadIndex
+
     if not ThreadIndex.present(db):
         return
     db.execute(
@@ -207,6 +243,8 @@ def _copy_index_row(db: Database, source: str, target: str) -> None:
 @threads_app.command("delete")
 def threads_delete(ctx: typer.Context, thread: str) -> None:
     """Delete the thread: checkpoints, its thread-index row, and other components' rows."""
+    from stateline.checkpointing import ThreadIndex, delete_thread
+
     thread = check_id("thread id", thread)
     with _database(ctx) as db:
         indexed = ThreadIndex.present(db) and ThreadIndex(db).exists(thread)

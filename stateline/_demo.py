@@ -44,7 +44,7 @@ def run_demo(url: str, thread: str, console: Console) -> None:
     for text in SECOND_PROCESS:
         _say(console, "you", text)
         result = subprocess.run(
-            [sys.executable, "-m", "stateline", "--db", url, "--json", "run", "--thread", thread, text],
+            [sys.executable, "-m", "stateline", "--db", url, "--json", "--example", "storefront", "run", "--thread", thread, text],
             capture_output=True, text=True, check=False,
         )
         if result.returncode != 0:

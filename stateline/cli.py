@@ -1,6 +1,8 @@
-"""The ``stateline`` command: demo, chat, run, threads, agents.
+"""The ``stateline`` command: demo, init, chat, run, threads, agents, and the operational commands.
 
-Every failure the user can fix exits with status 2 and one line on stderr.
+Every failure the user can fix exits with status 2 and one line on stderr. Global options
+(``--json``, ``--db``, ``--verbose``, ``--example``, ``--agents-file``) go before or after the
+command name. Only what a command runs is imported, so ``stateline --help`` answers at once.
 """
 
 from __future__ import annotations
@@ -9,16 +11,17 @@ import dataclasses
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from stateline.errors import StatelineError
 
-from ._app import App
-from ._session import db_url, open_session
+from ._session import db_url, open_inspection, open_session, selected
+
+if TYPE_CHECKING:
+    from ._app import App
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Multi-agent conversations that survive crashes.")
 threads_app = typer.Typer(no_args_is_help=True, help="Inspect stored conversations.")
@@ -30,35 +33,60 @@ err = Console(stderr=True)
 
 ThreadOpt = typer.Option(..., "--thread", "-t", help="conversation id")
 UserOpt = typer.Option(None, "--user", "-u", help="user id (cross-thread memory)")
-ExampleOpt = typer.Option("storefront", "--example", "-e", help="storefront or assistant")
-AgentsFileOpt = typer.Option(None, "--agents-file", help="TOML file listing agents as module:attribute")
 RecoverOpt = typer.Option(False, "--recover", help="first recover interrupted work (see `stateline recover`)")
-
-
-def _recover_first(session: App, enabled: bool) -> None:
-    if enabled:
-        from ._cli_ops import print_recovery
-
-        print_recovery(session.recover(), to_stderr=True)
+GLOBAL_FLAGS = {"--json", "--verbose", "-v"}
+DB_HELP = "sqlite:///path, postgresql://user@host/db or memory (default: $STATELINE_DB, the project's db, or stateline.db)"
+AGENTS_FILE_HELP = "TOML file listing agents (default: stateline.toml here or in a parent)"
+GLOBAL_VALUED = {"--db", "--example", "-e", "--agents-file"}
 
 
 @dataclasses.dataclass
 class Globals:
     db: Optional[str]
+    """--db as given (see ``_session.db_url`` for the default)."""
     as_json: bool
+    """--json: machine-readable output."""
+    verbose: bool = False
+    """--verbose: full tracebacks of errors in user code."""
+    example: Optional[str] = None
+    """--example: a built-in example's agents, named on purpose."""
+    agents_file: Optional[str] = None
+    """--agents-file: a TOML file naming the agents (else stateline.toml is looked for)."""
 
 
 @app.callback()
 def _main(
     ctx: typer.Context,
-    db: Optional[str] = typer.Option(None, "--db", help="sqlite:///path, postgresql://user@host/db or memory (default: $STATELINE_DB or stateline.db)"),
+    db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
     as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="full tracebacks for errors in your agents' code"),
+    example: Optional[str] = typer.Option(None, "--example", "-e", help="a built-in example's agents: storefront or assistant"),
+    agents_file: Optional[str] = typer.Option(None, "--agents-file", help=AGENTS_FILE_HELP),
 ) -> None:
-    ctx.obj = Globals(db, as_json)
+    ctx.obj = Globals(db, as_json, verbose, example, agents_file)
 
 
-def _session(ctx: typer.Context, example: str | None, agents_file: str | None = None) -> App:
-    return open_session(db=ctx.obj.db, example=None if agents_file else example, agents_file=agents_file)
+def _session(ctx: typer.Context, approval: list[str] | None = None) -> App:
+    return open_session(db=ctx.obj.db, example=ctx.obj.example, agents_file=ctx.obj.agents_file, approval=approval or ())
+
+
+def _inspect(ctx: typer.Context) -> Any:
+    """The database read-only and the named agents, if any (see ``_session.open_inspection``)."""
+    return open_inspection(ctx.obj.db, ctx.obj.example, ctx.obj.agents_file)
+
+
+def url_of(ctx: typer.Context) -> str:
+    return db_url(ctx.obj.db, selected(ctx.obj.example, ctx.obj.agents_file))
+
+
+def _recover_first(session: App, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from ._cli_ops import print_recovery
+
+    report = session.recover()
+    print_recovery(report, to_stderr=True)
+    return report
 
 
 def emit(ctx: typer.Context, data: Any, render: Callable[[], None]) -> None:
@@ -70,16 +98,42 @@ def emit(ctx: typer.Context, data: Any, render: Callable[[], None]) -> None:
 
 
 def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     return str(value)
 
 
+def print_replies(replies: Any, prefix: str = "") -> None:
+    for reply in replies:
+        out.print(f"{prefix}[bold cyan]{reply.agent or 'assistant'}>[/] {reply.text}", highlight=False)
+
+
 def print_turn(turn: Any) -> None:
-    for reply in turn.replies:
-        out.print(f"[bold cyan]{reply.agent or 'assistant'}>[/] {reply.text}", highlight=False)
+    print_replies(turn.replies)
     if turn.status == "waiting":
-        out.print(f"[yellow]waiting for approval:[/] {turn.interrupt}", highlight=False)
+        from ._cli_inspect import describe_waiting
+
+        out.print(f"[yellow]{describe_waiting(turn.interrupt, turn.thread_id)}[/]", highlight=False)
+
+
+def recovered_replies(session: App, thread: str) -> list[Any]:
+    """The replies of the turn before the latest message (one a crash cut short, finished now)."""
+    messages = list(session.state(thread).messages)
+    users = [i for i, m in enumerate(messages) if m.role == "user"]
+    if len(users) < 2:
+        return []
+    return [m for m in messages[users[-2] + 1 : users[-1]] if m.role == "assistant"]
+
+
+def _send(ctx: typer.Context, session: App, thread: str, text: str, user: str | None) -> Any:
+    from ._cli_report import user_code_failure
+
+    try:
+        return session.send(thread, text, user_id=user)
+    except StatelineError:
+        raise
+    except Exception as exc:
+        raise user_code_failure(exc, session, thread, verbose=ctx.obj.verbose) from exc
 
 
 @app.command()
@@ -88,15 +142,23 @@ def run(
     message: str = typer.Argument(..., help="what the user says"),
     thread: str = ThreadOpt,
     user: Optional[str] = UserOpt,
-    example: str = ExampleOpt,
-    agents_file: Optional[str] = AgentsFileOpt,
     recover: bool = RecoverOpt,
 ) -> None:
     """Send one message to a thread and print the reply."""
-    with _session(ctx, example, agents_file) as session:
-        _recover_first(session, recover)
-        turn = session.send(thread, message, user_id=user)
-    emit(ctx, turn, lambda: print_turn(turn))
+    with _session(ctx) as session:
+        report = _recover_first(session, recover)
+        turn = _send(ctx, session, thread, message, user)
+        acted = report is not None and any(a.thread_id == thread for a in getattr(report, "acted", []) or [])
+        earlier = recovered_replies(session, thread) if turn.previous == "resumed" or acted else []
+    data = {**dataclasses.asdict(turn), "recovered_replies": [dataclasses.asdict(m) for m in earlier]}
+
+    def render() -> None:
+        if earlier:
+            out.print("[dim](the previous turn, cut short, was finished first:)[/]")
+            print_replies(earlier, prefix="  ")
+        print_turn(turn)
+
+    emit(ctx, data, render)
 
 
 @app.command()
@@ -104,14 +166,12 @@ def chat(
     ctx: typer.Context,
     thread: str = ThreadOpt,
     user: Optional[str] = UserOpt,
-    example: str = ExampleOpt,
-    agents_file: Optional[str] = AgentsFileOpt,
     recover: bool = RecoverOpt,
 ) -> None:
     """Talk to the agents interactively (empty line or Ctrl-D to leave)."""
-    with _session(ctx, example, agents_file) as session:
+    with _session(ctx) as session:
         _recover_first(session, recover)
-        out.print(f"thread [bold]{thread}[/] on {db_url(ctx.obj.db)}; agents: {', '.join(session.registry.names())}")
+        out.print(f"thread [bold]{thread}[/] on {session.database.url.raw}; agents: {', '.join(session.registry.names())}")
         while True:
             try:
                 line = input("you> ")
@@ -120,9 +180,9 @@ def chat(
             if not line.strip():
                 break
             try:
-                print_turn(session.send(thread, line, user_id=user))
+                print_turn(_send(ctx, session, thread, line, user))
             except StatelineError as exc:
-                err.print(f"error: {exc}", highlight=False)
+                err.print(getattr(exc, "report", f"error: {exc}"), highlight=False, markup=False)
 
 
 @app.command()
@@ -133,79 +193,48 @@ def demo(ctx: typer.Context, thread: str = typer.Option("demo", "--thread", "-t"
     run_demo(db_url(ctx.obj.db), thread, out)
 
 
-@threads_app.command("list")
-def threads_list(ctx: typer.Context, user: Optional[str] = typer.Option(None, "--user", "-u"), example: str = ExampleOpt) -> None:
-    """Stored conversations, most recent first."""
-    with _session(ctx, example) as session:
-        rows = session.list_threads(user_id=user)
-
-    def render() -> None:
-        table = Table("thread", "user", "workflow", "turns", "updated")
-        for r in rows:
-            table.add_row(r.thread_id, r.user_id or "-", r.workflow or "-", str(r.turns), _when(r.updated_at))
-        out.print(table)
-
-    emit(ctx, rows, render)
-
-
-@threads_app.command("show")
-def threads_show(ctx: typer.Context, thread: str, example: str = ExampleOpt) -> None:
-    """A thread's status, active agent, drafts and messages."""
-    with _session(ctx, example) as session:
-        view = session.state(thread)
-
-    def render() -> None:
-        out.print(f"thread [bold]{view.thread_id}[/]: {view.status}; active agent: {view.active_agent or '-'}")
-        for agent, draft in view.drafts.items():
-            out.print(f"  draft of {agent}: {draft}", highlight=False)
-        for m in view.messages:
-            who = "user" if m.role == "user" else (m.agent or m.role)
-            out.print(f"  [dim]{who}>[/] {m.text}", highlight=False)
-
-    emit(ctx, view, render)
-
-
-@agents_app.command("list")
-def agents_list(ctx: typer.Context, example: str = ExampleOpt, agents_file: Optional[str] = AgentsFileOpt) -> None:
-    """The agents of an example (or agents file) and what they do."""
-    with _session(ctx, example, agents_file) as session:
-        status = {s.agent: s.status for s in session.ops.lifecycle.list()} if session.ops else {}
-        rows = [{"name": a.name, "status": status.get(a.name, "-"), "description": a.description, "intents": list(a.intents), "fields": list(a.schema.model_fields)} for a in session.agents()]
-
-    def render() -> None:
-        table = Table("agent", "status", "description", "intents", "collects")
-        for r in rows:
-            table.add_row(r["name"], r["status"], r["description"], ", ".join(r["intents"]), ", ".join(r["fields"]) or "-")
-        out.print(table)
-
-    emit(ctx, rows, render)
-
-
-@agents_app.command("show")
-def agents_show(ctx: typer.Context, name: str, example: str = ExampleOpt, agents_file: Optional[str] = AgentsFileOpt) -> None:
-    """One agent: what it does and the fields it collects."""
-    with _session(ctx, example, agents_file) as session:
-        agent = session.registry.get(name)
-        row = {"name": agent.name, "description": agent.description, "intents": list(agent.intents),
-               "schema": agent.schema.model_json_schema(), "approval": agent.approval}
-    emit(ctx, row, lambda: out.print_json(json.dumps(row)))
-
-
 def _when(ts: float | None) -> str:
     import datetime as dt
 
     return "-" if ts is None else dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
 
 
-from . import _cli_server  # noqa: E402,F401 - registers `serve` and `resume`
+def hoist_globals(argv: list[str]) -> list[str]:
+    """Move global options to the front, so ``stateline threads show T --json`` works too."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name = arg.split("=", 1)[0]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        if arg in GLOBAL_FLAGS:
+            front.append(arg)
+        elif name in GLOBAL_VALUED and "=" in arg:
+            front.append(arg)
+        elif arg in GLOBAL_VALUED and i + 1 < len(argv):
+            front.extend(argv[i : i + 2])
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: typed errors become one line on stderr and exit status 2."""
+    args = hoist_globals(list(sys.argv[1:] if argv is None else argv))
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=args, standalone_mode=False)
     except StatelineError as exc:
-        err.print(f"error: {exc}", highlight=False, soft_wrap=True)
+        from ._cli_report import UserCodeFailure
+
+        if isinstance(exc, UserCodeFailure):
+            err.print(exc.report, highlight=False, soft_wrap=True, markup=False)
+            sys.exit(1)
+        err.print(f"error: {exc}", highlight=False, soft_wrap=True, markup=False)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -220,9 +249,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
 
 
-from . import _cli_ops  # noqa: E402,F401 - registers runs, stats, recover, effects, agents pause/...
+from . import _cli_inspect_commands  # noqa: E402,F401 - registers threads list|show, runs list|show, effects list, agents list|show
+from . import _cli_server  # noqa: E402,F401 - registers `serve` and `resume`
+from . import _cli_ops  # noqa: E402,F401 - registers stats, recover, effects resolve, agents pause/...
 from . import _cli_worker  # noqa: E402,F401 - registers enqueue, jobs, worker
 from . import _cli_storage  # noqa: E402,F401 - registers prune, rekey, threads history/rewind/fork/delete
+from . import _cli_init  # noqa: E402,F401 - registers init
 
 
 if __name__ == "__main__":

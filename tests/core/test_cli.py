@@ -23,9 +23,9 @@ def test_demo_prints_a_transcript_across_a_restart(tmp_path):
 
 def test_storefront_through_the_cli(tmp_path):
     db = f"sqlite:///{tmp_path}/s.db"
-    turn = cli_json("run", "--thread", "s1", "sell: title Kite, price 15, category toys, description: A red kite", db=db)
+    turn = cli_json("run", "-e", "storefront", "--thread", "s1", "sell: title Kite, price 15, category toys, description: A red kite", db=db)
     assert turn["agent"] == "listing" and "Published 'Kite'" in turn["replies"][0]["text"]
-    assert cli_json("agents", "list", db=db)[0]["name"] == "listing"
+    assert cli_json("agents", "list", "-e", "storefront", db=db)[0]["name"] == "listing"
     history = cli_json("threads", "history", "s1", db=db)
     assert history[0]["messages"] == 2 and len(history) > 3
     human = cli("threads", "list", db=db)
@@ -33,7 +33,7 @@ def test_storefront_through_the_cli(tmp_path):
 
 
 def test_chat_reads_lines_until_empty(tmp_path):
-    result = cli("chat", "--thread", "c", stdin="total revenue for toys\n\n", db=f"sqlite:///{tmp_path}/c.db")
+    result = cli("chat", "-e", "storefront", "--thread", "c", stdin="total revenue for toys\n\n", db=f"sqlite:///{tmp_path}/c.db")
     assert result.returncode == 0, result.stderr
     assert "analytics> Total revenue for toys: $975.00." in result.stdout
 
@@ -55,7 +55,7 @@ def test_assistant_remembers_preferences_in_a_new_thread_after_restart(tmp_path)
 def stored(tmp_path):
     """A database holding one conversation, fully checkpointed (no WAL left)."""
     db = tmp_path / "good.db"
-    assert cli("run", "--thread", "t", "total revenue for books", db=f"sqlite:///{db}").returncode == 0
+    assert cli("run", "-e", "storefront", "--thread", "t", "total revenue for books", db=f"sqlite:///{db}").returncode == 0
     return db
 
 
@@ -79,11 +79,11 @@ BAD = {
     "unknown example": (lambda tp, s: s, ["run", "-e", "nope", "--thread", "t", "hi"], "unknown example 'nope'"),
     "unknown agent": (lambda tp, s: s, ["agents", "show", "ghost"], "unknown agent 'ghost'"),
     "unknown thread": (lambda tp, s: s, ["threads", "show", "ghost"], "unknown thread 'ghost'"),
-    "empty message": (lambda tp, s: s, ["run", "--thread", "t", "   "], "message is empty"),
-    "bad thread id": (lambda tp, s: s, ["run", "--thread", "a b/c", "hi"], "thread id 'a b/c' is not valid"),
+    "empty message": (lambda tp, s: s, ["run", "-e", "storefront", "--thread", "t", "   "], "message is empty"),
+    "bad thread id": (lambda tp, s: s, ["run", "-e", "storefront", "--thread", "a b/c", "hi"], "thread id 'a b/c' is not valid"),
     "uncreatable path": (lambda tp, s: tp / "no" / "such" / "dir" / "x.db", ["threads", "list"], "does not exist"),
     "not a sqlite file": (lambda tp, s: _not_sqlite(tp), ["threads", "list"], "is not a SQLite database"),
-    "corrupt database": (_corrupt, ["run", "--thread", "t", "hi"], "damaged"),
+    "corrupt database": (_corrupt, ["run", "-e", "storefront", "--thread", "t", "hi"], "damaged"),
 }
 
 

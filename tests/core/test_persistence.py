@@ -39,7 +39,7 @@ def test_continuing_in_new_processes_equals_one_run_straight_through(tmp_path, r
             app.send("t", text)
     split = f"sqlite:///{tmp_path}/split.db" if backend == "sqlite" else request.getfixturevalue("pg_url")
     for text in SCRIPT:  # one process per turn: every turn starts from what the last process stored
-        result = cli("run", "--thread", "t", text, db=split)
+        result = cli("run", "-e", "storefront", "--thread", "t", text, db=split)
         assert result.returncode == 0, result.stderr
     a = cli_json("threads", "show", "t", db=straight)
     b = cli_json("threads", "show", "t", db=split)

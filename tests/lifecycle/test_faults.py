@@ -16,7 +16,7 @@ from tests.lifecycle.apps import snapshot_rows
 def cli(capsys, db_path, *args: str) -> tuple[int, str, str]:
     capsys.readouterr()
     try:
-        main(["--db", f"sqlite:///{db_path}", *args])
+        main(["--db", f"sqlite:///{db_path}", "--example", "storefront", *args])
         code = 0
     except SystemExit as exc:
         code = int(exc.code or 0)

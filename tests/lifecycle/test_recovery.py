@@ -182,7 +182,7 @@ def test_two_recover_processes_never_resume_the_same_thread_twice(db_path) -> No
     crash(db_path, *threads, point="node:collect", app="storefront",
           message="I'd like to sell a product: title Mug, price 3, category kitchen, description: a fine mug")
     env = {**os.environ, "STATELINE_BUSY_TIMEOUT_MS": "30000"}
-    cmd = [sys.executable, "-m", "stateline", "--db", f"sqlite:///{db_path}", "--json", "recover"]
+    cmd = [sys.executable, "-m", "stateline", "--db", f"sqlite:///{db_path}", "--json", "--example", "storefront", "recover"]
     procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     outputs = [p.communicate(timeout=120) for p in procs]
@@ -207,7 +207,8 @@ def test_run_with_recover_flag_finishes_interrupted_threads_first(db_path, capsy
     crash(db_path, "old", point="node:act", app="storefront",
           message="I'd like to sell a product: title Mug, price 3, category kitchen, description: a fine mug")
     capsys.readouterr()
-    main(["--db", f"sqlite:///{db_path}", "run", "--recover", "-t", "new", "What is the total revenue for kitchen?"])
+    main(["--db", f"sqlite:///{db_path}", "--example", "storefront", "run", "--recover", "-t", "new",
+          "What is the total revenue for kitchen?"])
     captured = capsys.readouterr()
     assert "recover: 1 resumed" in captured.err and "old: resumed" in captured.err
     assert "Total revenue for kitchen" in captured.out

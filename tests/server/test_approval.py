@@ -72,7 +72,7 @@ def _cli(db, *args, env=None):
     import os
 
     return subprocess.run(
-        [sys.executable, "-m", "stateline", "--db", f"sqlite:///{db}", "--json", *args],
+        [sys.executable, "-m", "stateline", "--db", f"sqlite:///{db}", "--json", "--example", "storefront", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
         env={**os.environ, "STATELINE_PROVIDER": "offline", **(env or {})},
     )
