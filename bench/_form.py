@@ -29,7 +29,7 @@ def message(i: int) -> str:
     return ("size small", "size medium", "size large")[order % 3]
 
 
-_FIELD = re.compile(r"\b(item|quantity|size)\s+([a-z0-9]+)", re.I)
+_FIELD = re.compile(r"\b(item|quantity|size)\s+([a-z0-9]+)", re.IGNORECASE)
 
 
 def parse(text: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import _form
-from bench._systems import open_system
+from bench._systems import open_system, preload
 
 
 def _wchar() -> int:
@@ -97,6 +97,7 @@ def concurrent(system: str, db: Path, workers: int, turns: int) -> dict[str, Any
 def main(argv: list[str]) -> None:
     logging.disable(logging.WARNING)  # ADK warns about token usage on every call
     system, mode, db, a, b = argv[0], argv[1], Path(argv[2]), int(argv[3]), int(argv[4])
+    imports_s = preload(system)
     if mode == "short":
         out = short(system, db, a, b)
     elif mode in ("long", "marked"):
@@ -105,6 +106,7 @@ def main(argv: list[str]) -> None:
         out = concurrent(system, db, a, b)
     else:
         raise SystemExit(f"unknown mode {mode!r}: short, long, marked or concurrent")
+    out["imports_s"] = imports_s
     sys.stdout.write("\n" + json.dumps(out) + "\n")
 
 

@@ -44,7 +44,7 @@ def report(figs: dict[str, Any], p: dict[str, Any]) -> str:
 
     systems = list(figs)
     head = ["system", "10-turn conversations: turns/s (median, range) [load]", f"ms/turn near turn {p['turns']}",
-            "disk after the long conversation", "fresh process: reload + first turn (in-process; whole process)",
+            "disk after the long conversation", "fresh process: reload + first turn (after imports; imports; whole process)",
             "peak RSS", "fsyncs per turn (strace)", "written per turn"]  # fmt: skip
     rows = []
     for s in systems:
@@ -55,7 +55,8 @@ def report(figs: dict[str, Any], p: dict[str, Any]) -> str:
             f"{_span(f.short_rate, '.1f')} [{_med(f.short_load):.2f}]",
             f"{near} [{_med(f.long_load):.2f}]" + ("" if n >= p["turns"] else f" (budget {p['budget']:.0f} s reached)"),
             f"{f.disk / 1024:,.0f} KB after {n} turns",
-            f"{_med(f.reload_s) * 1000:.0f} ms; {_med(f.reload_wall_s) * 1000:.0f} ms [{_med(f.reload_load):.2f}]",
+            (f"{_med(f.reload_s) * 1000:.0f} ms; {_med(f.imports_s) * 1000:.0f} ms; "
+             f"{_med(f.reload_wall_s) * 1000:.0f} ms [{_med(f.reload_load):.2f}]"),
             f"{f.peak_rss_kb / 1024:.0f} MB",
             _fsync_text(f),
             f"{_med([w for w in f.wrote if w >= 0]) / 1024:.1f} KB" if f.wrote else "n/a",
@@ -86,9 +87,9 @@ def targets(figs: dict[str, Any], p: dict[str, Any]) -> str:
         out.append([name, value, "n/a" if met is None else ("yes" if met else "NO")])
 
     ours = _med(me.short_rate)
-    for s in figs:
-        if s != "stateline" and figs[s].short_rate:
-            ratio = ours / _med(figs[s].short_rate)
+    for s, f in figs.items():
+        if s != "stateline" and f.short_rate:
+            ratio = ours / _med(f.short_rate)
             add(f"10-turn turns/s vs {LABEL[s]}", f"{ratio:.2f}x", ratio >= (1.5 if s == "langgraph" else 1.0))
     if "langgraph" in figs:
         _, n_me, ms_me = _ms_near(me, WINDOW)
@@ -104,7 +105,7 @@ def targets(figs: dict[str, Any], p: dict[str, Any]) -> str:
         ask = [c for i, c in enumerate(me.fsyncs) if i % 3 != 2]
         add("stateline fsyncs per turn without an effect (max of ask turns)", f"{max(ask)}", max(ask) <= 2)
     if "burr" in figs and figs["burr"].reload_s:
-        add("fresh reload + first turn vs Burr (in-process)", f"{_med(me.reload_s) * 1000:.0f} vs "
+        add("fresh reload + first turn vs Burr (after imports)", f"{_med(me.reload_s) * 1000:.0f} vs "
             f"{_med(figs['burr'].reload_s) * 1000:.0f} ms", _med(me.reload_s) <= _med(figs["burr"].reload_s))  # fmt: skip
     if me.concurrent and "langgraph" in figs and figs["langgraph"].concurrent:
         ratio = _med([r for r, _ in me.concurrent]) / _med([r for r, _ in figs["langgraph"].concurrent])
@@ -115,5 +116,5 @@ def targets(figs: dict[str, Any], p: dict[str, Any]) -> str:
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
     return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, rows)])

@@ -29,12 +29,60 @@ PERSISTS = {
 
 SYSTEMS = tuple(PERSISTS)
 
+IMPORTS = {
+    "stateline": ("stateline",),
+    "langgraph": ("langgraph.graph", "langgraph.checkpoint.sqlite", "langchain_core.messages"),
+    "openai": ("agents", "openai.types.responses"),
+    "burr": ("burr.core", "burr.core.persistence"),
+    "adk": ("google.adk.agents", "google.adk.runners", "google.adk.sessions", "google.adk.models.base_llm",
+            "google.genai.types"),
+    "bare-stock": ("bench._graph",),
+    "bare-ours": ("bench._graph",),
+}  # fmt: skip
+"""What a process imports before it can open the system (timed apart from the reload itself)."""
+
+
+def preload(name: str) -> float:
+    """Import the named system's modules; the seconds it took."""
+    import importlib
+    import time
+
+    start = time.perf_counter()
+    for module in IMPORTS[name]:
+        importlib.import_module(module)
+    return time.perf_counter() - start
+
 
 def open_system(name: str, path: Path, conversation: str) -> Any:
-    """The named system with one conversation on ``path`` (created, or reloaded if stored)."""
+    """The named system with one conversation on ``path`` (created, or reloaded if stored).
+
+    ``bare-stock`` / ``bare-ours`` are the storage rows' 3-node graph (``bench._graph``) on
+    stock ``SqliteSaver`` / stateline's saver, so their fsyncs are counted the same way.
+    """
+    if name.startswith("bare-"):
+        return Bare(name.removeprefix("bare-"), path, conversation)
     return {"stateline": Stateline, "langgraph": LangGraph, "openai": OpenAIAgents, "burr": Burr, "adk": Adk}[
         name
     ](path, conversation)
+
+
+class Bare:
+    """``bench._graph``'s route -> reply -> count graph (its own 200-character messages)."""
+
+    def __init__(self, kind: str, path: Path, conversation: str) -> None:
+        from bench._graph import Backend
+
+        self.backend = Backend(kind, path)  # a new file each time (used to count fsyncs only)
+        self.conversation = conversation
+
+    def turn(self, text: str, conversation: str | None = None) -> str:
+        from bench._graph import turn
+
+        turn(self.backend.graph, conversation or self.conversation)
+        return ""
+
+    def close(self) -> None:
+        self.backend.close()
 
 
 class Stateline:
@@ -80,7 +128,7 @@ class LangGraph:
             _form.place_order(state["reply"])
             return {"messages": [AIMessage(state["reply"])]}
 
-        builder = StateGraph(State)
+        builder: Any = StateGraph(State)
         builder.add_node("collect", collect)
         builder.add_node("ask", ask)
         builder.add_node("act", act)
@@ -91,7 +139,7 @@ class LangGraph:
         self.conn = sqlite3.connect(str(path), check_same_thread=False)
         saver = SqliteSaver(self.conn)
         saver.setup()
-        self.graph = builder.compile(checkpointer=saver)
+        self.graph: Any = builder.compile(checkpointer=saver)
         self.conversation = conversation
 
     def turn(self, text: str, conversation: str | None = None) -> str:

@@ -28,12 +28,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from bench._systems import PERSISTS, SYSTEMS
+from bench._systems import SYSTEMS
 
 WINDOW = 50
 """ms/turn "near turn n" is the median of the ``WINDOW`` turns ending at n."""
@@ -62,7 +62,7 @@ def child(system: str, mode: str, db: Path, a: int, b: int, *, strace_to: Path |
     if strace_to is not None:
         cmd = ["strace", "-f", "-qq", "-e", f"trace={_SYNCS},getppid", "-o", str(strace_to), *cmd]
     before, start = load(), time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{system} {mode} failed: {proc.stderr[-2000:]}")
@@ -108,6 +108,7 @@ class Figures:
     disk: int = 0
     reload_s: list[float] = field(default_factory=list)
     reload_wall_s: list[float] = field(default_factory=list)
+    imports_s: list[float] = field(default_factory=list)
     reload_load: list[float] = field(default_factory=list)
     fsyncs: list[int] = field(default_factory=list)
     wrote: list[int] = field(default_factory=list)
@@ -160,7 +161,17 @@ def run_reload(systems: list[str], folder: Path, figs: dict[str, Figures], round
             out = child(s, "long", db, len(figs[s].long_times), 1)
             figs[s].reload_s.append(out["reload_s"])
             figs[s].reload_wall_s.append(out["wall_s"])
+            figs[s].imports_s.append(out["imports_s"])
             figs[s].reload_load.append(out["load"])
+
+
+def count_fsyncs(system: str, folder: Path, turns: int) -> tuple[list[int], list[int]] | None:
+    """(sync calls, bytes written) of each of ``turns`` turns of a fresh conversation; None without strace."""
+    if shutil.which("strace") is None:
+        return None
+    trace = folder / f"{system}.strace"
+    out = child(system, "marked", folder / f"{system}-fsync.db", 0, turns, strace_to=trace)
+    return fsyncs_per_turn(trace), out["wrote"]
 
 
 def run_fsyncs(systems: list[str], folder: Path, figs: dict[str, Figures], turns: int) -> bool:
@@ -169,10 +180,9 @@ def run_fsyncs(systems: list[str], folder: Path, figs: dict[str, Figures], turns
         return False
     for s in systems:
         print(f"[peers] {s}: counting fsyncs of {turns} turns under strace", flush=True)
-        trace = folder / f"{s}.strace"
-        out = child(s, "marked", folder / f"{s}-fsync.db", 0, turns, strace_to=trace)
-        figs[s].fsyncs = fsyncs_per_turn(trace)
-        figs[s].wrote = out["wrote"]
+        counted = count_fsyncs(s, folder, turns)
+        assert counted is not None
+        figs[s].fsyncs, figs[s].wrote = counted
     return True
 
 
@@ -191,14 +201,16 @@ def near(times: list[float], n: int) -> float:
 def measure(quick: bool, folder: Path) -> tuple[dict[str, Figures], dict[str, Any]]:
     systems = available()
     figs = {s: Figures() for s in systems}
-    p = dict(turns=200 if quick else 1000, chunk=100 if quick else 200, budget=20.0 if quick else 120.0,
-             rounds=2 if quick else 3, convs=3 if quick else 5, workers=32, conc_turns=3 if quick else 6,
-             fsync_turns=12, skipped=[s for s in SYSTEMS if s not in systems], uptime_start=_uptime())  # fmt: skip
+    p: dict[str, Any] = {
+        "turns": 200 if quick else 1000, "chunk": 100 if quick else 200, "budget": 20.0 if quick else 120.0,
+        "rounds": 2 if quick else 3, "convs": 3 if quick else 5, "workers": 32, "conc_turns": 3 if quick else 6,
+        "fsync_turns": 12, "skipped": [s for s in SYSTEMS if s not in systems], "uptime_start": _uptime(),
+    }  # fmt: skip
     run_short(systems, folder, figs, p["rounds"], p["convs"])
     run_long(systems, folder, figs, p["turns"], p["chunk"], p["budget"])
     run_reload(systems, folder, figs, p["rounds"])
     p["strace"] = run_fsyncs(systems, folder, figs, p["fsync_turns"])
-    conc = [s for s in ("stateline", "langgraph") if s in systems]
+    conc: list[str] = [s for s in ("stateline", "langgraph") if s in systems]
     run_concurrent(conc, folder, figs, p["workers"], p["conc_turns"], 2)
     p["uptime_end"] = _uptime()
     return figs, p
@@ -206,7 +218,7 @@ def measure(quick: bool, folder: Path) -> tuple[dict[str, Figures], dict[str, An
 
 def _uptime() -> str:
     try:
-        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=10).stdout.strip()
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=10, check=False).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return f"load average {load():.2f}"
 
@@ -224,3 +236,5 @@ if __name__ == "__main__":
     print(text)
     if args.out:
         Path(args.out).write_text(text)
+        raw = {s: asdict(f) for s, f in figures.items()}
+        Path(args.out).with_suffix(".json").write_text(json.dumps({"params": params, "figures": raw}))
