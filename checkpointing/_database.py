@@ -19,12 +19,11 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.base import BaseStore
 from langgraph.store.memory import InMemoryStore
 from langgraph.store.sqlite import SqliteStore
-
 from stateline.errors import SchemaVersionError, StorageError
 
 from . import _crypto, _sqlite
-from ._sql import Backend, Row, SqliteBackend, Transaction, statements
 from ._saver import StatelineSqliteSaver
+from ._sql import Backend, Row, SqliteBackend, Transaction, statements
 from ._url import DatabaseURL, parse_db_url
 
 Migration = tuple[int, str]
@@ -93,6 +92,11 @@ class Database:
         old code on a newer schema could write rows the newer code misreads.
         """
         known = max((v for v, _ in migrations), default=0)
+        # the common case, a database already at this version: one read, no write transaction
+        # (a durable commit of nothing would still wait for an fsync of the file)
+        stored = self.query_one("SELECT version FROM stateline_schema WHERE component = ?", (component,))
+        if stored is not None and stored[0] == known:
+            return
         with self.transaction() as tx:
             self._backend.lock_migrations(tx)
             row = tx.execute(
