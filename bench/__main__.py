@@ -108,7 +108,8 @@ def run(folder: Path, quick: bool) -> list[Row]:
     rows += workers_rows(40 if quick else 120)
     note = what(syncs)
     for row in rows:  # the storage rows lacking a note of their own say what both sides did
-        if not row.metric.startswith(("full storefront", "1 worker", "2 worker", "4 worker", "raw sqlite3")):
+        if not row.metric.startswith(("full storefront", "1/2/4 workers", "1 worker", "2 worker", "4 worker",
+                                      "raw sqlite3")) and "in-memory" not in row.metric:
             row.note = f"{row.note}; {note}" if row.note else note
 
     payload = max(64, size["ours"] // max(1, n_items))

@@ -9,9 +9,17 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
-
-from stateline.nodes import FALLBACK, ConversationState, EffectLedger, Gate, ModelProvider, OfflineProvider, make_fallback, make_route
 from stateline.errors import SetupError
+from stateline.nodes import (
+    FALLBACK,
+    ConversationState,
+    EffectLedger,
+    Gate,
+    ModelProvider,
+    OfflineProvider,
+    make_fallback,
+    make_route,
+)
 
 from ._agent import Agent, _adapt, build_agent_graph
 from ._hooks import HookSet, instrument
@@ -42,7 +50,7 @@ def build_supervisor(
     provider = provider or OfflineProvider()
     hooks = hooks or HookSet()
     agents = registry.list()
-    cards = lambda: [a.card() for a in agents]  # noqa: E731 - a tiny closure, read at every turn
+    cards = lambda: [a.card() for a in agents]
 
     route = _reporting_switches(make_route(cards, provider, gate), hooks)
     builder = StateGraph(ConversationState)

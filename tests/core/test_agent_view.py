@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from stateline import App
 from stateline.graphs import run_config
+
+from stateline import App
 
 from .agents import make_agents
 

@@ -6,10 +6,9 @@ import os
 import sys
 
 import pytest
-
-from stateline import App
 from stateline.lifecycle._process import current, is_alive
 
+from stateline import App
 from tests.core.agents import make_agents
 
 _OPENED: list[str] = []
