@@ -85,6 +85,22 @@ class Database:
         with self._backend.transaction(durable=durable) as tx:
             yield tx
 
+    @contextmanager
+    def deferred_checkpoints(self) -> Iterator[None]:
+        """Checkpoints this thread puts meanwhile do not wait for their own fsync (SQLite WAL).
+
+        For a caller that makes the whole block durable with one durable commit after it
+        (``transaction()``), before anything outside the database depends on the block:
+        see ``StatelineSqliteSaver.deferred`` for why a power loss then equals a process
+        crash at an earlier commit. Elsewhere (PostgreSQL, memory) every put stays as it is.
+        """
+        deferred = getattr(self.saver, "deferred", None)
+        if deferred is None:
+            yield
+            return
+        with deferred():
+            yield
+
     def migrate(self, component: str, migrations: Sequence[Migration]) -> None:
         """Bring ``component``'s tables to the newest version in ``migrations``.
 

@@ -53,17 +53,22 @@ from langgraph.checkpoint.base import (
     get_checkpoint_metadata,
 )
 from langgraph.checkpoint.sqlite.utils import load_pending_writes, search_where
-
 from stateline.errors import ConfigError
 
 from . import _archive, _sqlite
 from ._codec import ZlibCodec, next_version
 from ._saver_async import ThreadedAsyncMixin
-from ._serde import FastReadSerializer
-from ._walsync import WalSync, wal_sync_for
-from ._saver_rows import COLUMNS, SCHEMA, WRITE_COLUMNS, copy_thread_rows, prune_thread_rows
+from ._saver_rows import (
+    COLUMNS,
+    SCHEMA,
+    WRITE_COLUMNS,
+    copy_thread_rows,
+    prune_thread_rows,
+)
 from ._segments import SegmentCache
+from ._serde import FastReadSerializer
 from ._values import ValueStore, collect_garbage
+from ._walsync import WalSync, wal_sync_for
 
 _WRITES_SQL = (
     "SELECT task_id, channel, type, value, task_path, idx FROM sl_writes "
@@ -102,6 +107,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         self._wal_sync: WalSync | None = None
         self.segments = SegmentCache()
         self.is_setup = False
+        self._deferring = threading.local()
 
     @property
     def serde(self) -> SerializerProtocol:
@@ -185,6 +191,28 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         if self._synchronous != level:
             self.conn.execute(f"PRAGMA synchronous={level}")
             self._synchronous = level
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Checkpoints put *by this thread* meanwhile are committed without waiting for an fsync.
+
+        In WAL mode such a commit survives a process crash at once; a power loss keeps a
+        prefix of the file's commits (the WAL is one sequential file, and an fsync of it
+        covers every commit before it), so it leaves the database exactly as a process
+        crash at an earlier commit would have. The caller makes the work durable with a
+        durable commit of its own after this block (any connection's: the group commit
+        fsyncs the one WAL file), and before anything outside the database depends on it.
+        Other threads' puts (and a file in another journal mode) are unaffected.
+        """
+        before = getattr(self._deferring, "on", False)
+        self._deferring.on = True
+        try:
+            yield
+        finally:
+            self._deferring.on = before
+
+    def _put_durably(self) -> bool:
+        return not (self._wal_sync is not None and getattr(self._deferring, "on", False))
 
     # -- reading -------------------------------------------------------------------
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -297,7 +325,8 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        """Store ``checkpoint`` and its new channel versions; committed durably on return."""
+        """Store ``checkpoint`` and its new channel versions; committed durably on return
+        (inside :meth:`deferred`: committed, made durable by the caller's next durable commit)."""
         thread_id = str(config["configurable"]["thread_id"])
         ns = config["configurable"].get("checkpoint_ns", "")
         values = checkpoint["channel_values"]
@@ -311,7 +340,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             type_, blob, meta.encode("utf-8", "ignore"),
             time.time(),
         )  # fmt: skip
-        with self._transaction(write=True, durable=True) as cur:
+        with self._transaction(write=True, durable=self._put_durably()) as cur:
             stored = {k: v for k, v in new_versions.items() if k not in inline}
             self.values.write(cur, thread_id, ns, values, stored)
             _archive.unarchive_from(cur, thread_id, ns, checkpoint["id"])
