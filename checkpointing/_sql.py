@@ -160,8 +160,11 @@ class SqliteBackend:
             alone = self._depth == 0  # a statement in its own transaction: always durable
             if alone and self._wal_sync is None:
                 self._set_synchronous("FULL")
+            changes = self._conn.total_changes
             count = self._run(sql, params).rowcount
-            ticket = self._wal_sync.ticket() if alone and self._wal_sync is not None else None
+            # a write that changed no row (UPDATE ... WHERE nothing matches) has nothing to sync
+            wrote = count != 0 or self._conn.total_changes != changes
+            ticket = self._wal_sync.ticket() if alone and wrote and self._wal_sync is not None else None
         if ticket is not None:
             self._durable(ticket)
         return count

@@ -52,3 +52,21 @@ def test_no_pragma_is_switched_per_commit(tmp_path) -> None:
         assert [s for s in seen if s.upper().startswith("PRAGMA") and "=" in s] == []
     finally:
         db.close()
+
+
+def test_a_write_that_changes_nothing_waits_for_no_fsync(tmp_path) -> None:
+    path = tmp_path / "c.db"
+    db = open_database(f"sqlite:///{path}")
+    sync = wal_sync_for(str(path))
+    try:
+        db.execute("CREATE TABLE t (x INTEGER)")
+        db.execute("INSERT INTO t VALUES (1)")
+        before = sync._committed
+        assert db.execute("UPDATE t SET x = 2 WHERE x > 5") == 0
+        assert sync._committed == before  # nothing written, nothing to sync
+        db.execute("CREATE TABLE u (y INTEGER)")  # DDL counts no rows but writes the schema
+        assert sync._committed == before + 1
+        assert db.execute("UPDATE t SET x = 3") == 1
+        assert sync._committed == before + 2 and sync._synced >= sync._committed
+    finally:
+        db.close()
