@@ -162,8 +162,9 @@ class SqliteBackend:
                 self._set_synchronous("FULL")
             changes = self._conn.total_changes
             count = self._run(sql, params).rowcount
-            # a write that changed no row (UPDATE ... WHERE nothing matches) has nothing to sync
-            wrote = count != 0 or self._conn.total_changes != changes
+            # a row write that changed no row (UPDATE ... WHERE nothing matches) has nothing to
+            # sync; any other statement (DDL counts no rows) is synced as always
+            wrote = self._conn.total_changes != changes or not _ROW_WRITE.match(sql)
             ticket = self._wal_sync.ticket() if alone and wrote and self._wal_sync is not None else None
         if ticket is not None:
             self._durable(ticket)
@@ -264,6 +265,8 @@ class _SqliteTx:
         return self._backend._run(sql, params)
 
 
+_ROW_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+"""Statements whose every change is counted by ``total_changes`` (trigger changes included)."""
 _ROW_LOCK = re.compile(r"\s+FOR\s+UPDATE(\s+(SKIP\s+LOCKED|NOWAIT))?\s*;?\s*$", re.IGNORECASE)
 
 
