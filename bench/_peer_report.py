@@ -91,12 +91,11 @@ def targets(figs: dict[str, Any], p: dict[str, Any]) -> str:
         if s != "stateline" and f.short_rate:
             ratio = ours / _med(f.short_rate)
             add(f"10-turn turns/s vs {LABEL[s]}", f"{ratio:.2f}x", ratio >= (1.5 if s == "langgraph" else 1.0))
-    if "langgraph" in figs:
-        _, n_me, ms_me = _ms_near(me, WINDOW)
-        _, n_lg, ms_lg = _ms_near(figs["langgraph"], WINDOW)
-        same = n_me == n_lg
-        add(f"near turn {n_me}: LangGraph / stateline ms", f"{ms_lg / ms_me:.2f}x" + ("" if same else f" (LangGraph at {n_lg})"),
-            ms_lg / ms_me >= 5 if same else None)  # fmt: skip
+    if "langgraph" in figs and figs["langgraph"].long_times and me.long_times:
+        lg = figs["langgraph"].long_times
+        n = min(len(lg), len(me.long_times))  # the same turn on both (LangGraph may stop at its budget)
+        ratio = statistics.median(lg[max(0, n - WINDOW) : n]) / statistics.median(me.long_times[max(0, n - WINDOW) : n])
+        add(f"near turn {n}: LangGraph / stateline ms per turn", f"{ratio:.2f}x", ratio >= 5)
     n = len(me.long_times)
     if n >= 10:
         growth = statistics.median(me.long_times[max(0, n - WINDOW) : n]) / statistics.median(me.long_times[:10])

@@ -202,7 +202,7 @@ def measure(quick: bool, folder: Path) -> tuple[dict[str, Figures], dict[str, An
     systems = available()
     figs = {s: Figures() for s in systems}
     p: dict[str, Any] = {
-        "turns": 200 if quick else 1000, "chunk": 100 if quick else 200, "budget": 20.0 if quick else 120.0,
+        "turns": 200 if quick else 1000, "chunk": 100 if quick else 200, "budget": 20.0 if quick else 150.0,
         "rounds": 2 if quick else 3, "convs": 3 if quick else 5, "workers": 32, "conc_turns": 3 if quick else 6,
         "fsync_turns": 12, "skipped": [s for s in SYSTEMS if s not in systems], "uptime_start": _uptime(),
     }  # fmt: skip
