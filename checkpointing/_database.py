@@ -87,12 +87,11 @@ class Database:
 
     @contextmanager
     def deferred_checkpoints(self) -> Iterator[None]:
-        """Checkpoints this thread puts meanwhile do not wait for their own fsync (SQLite WAL).
+        """Checkpoints this thread puts in the block are durable when it ends, with one fsync.
 
-        For a caller that makes the whole block durable with one durable commit after it
-        (``transaction()``), before anything outside the database depends on the block:
-        see ``StatelineSqliteSaver.deferred`` for why a power loss then equals a process
-        crash at an earlier commit. Elsewhere (PostgreSQL, memory) every put stays as it is.
+        See ``StatelineSqliteSaver.deferred`` for why a power loss inside the block then
+        equals a process crash at an earlier commit. Elsewhere (PostgreSQL, memory) every
+        put stays as it is.
         """
         deferred = getattr(self.saver, "deferred", None)
         if deferred is None:

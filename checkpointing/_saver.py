@@ -158,7 +158,10 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             ticket = yield from self._locked_transaction(write, durable)
         if ticket is not None:  # the connection is free for other threads meanwhile
             assert self._wal_sync is not None
-            self._wal_sync.wait_durable(ticket)
+            if getattr(self._deferring, "on", False):  # made durable when the deferred block ends
+                self._deferring.ticket = max(ticket, getattr(self._deferring, "ticket", 0))
+            else:
+                self._wal_sync.wait_durable(ticket)
 
     def _locked_transaction(self, write: bool, durable: bool) -> Iterator[sqlite3.Cursor]:
         """The body of ``_transaction`` under the file's write lock; returns a group-commit ticket."""
@@ -194,25 +197,33 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
 
     @contextmanager
     def deferred(self) -> Iterator[None]:
-        """Checkpoints put *by this thread* meanwhile are committed without waiting for an fsync.
+        """Checkpoints put *by this thread* in the block are committed at once and made durable
+        when the block ends (one fsync for all of them, none if a durable commit to the file
+        inside the block already covered them), on success and on error alike.
 
-        In WAL mode such a commit survives a process crash at once; a power loss keeps a
-        prefix of the file's commits (the WAL is one sequential file, and an fsync of it
-        covers every commit before it), so it leaves the database exactly as a process
-        crash at an earlier commit would have. The caller makes the work durable with a
-        durable commit of its own after this block (any connection's: the group commit
-        fsyncs the one WAL file), and before anything outside the database depends on it.
-        Other threads' puts (and a file in another journal mode) are unaffected.
+        Why this is as safe as a durable put each: in WAL mode such a commit survives a
+        process crash at once, and a power loss keeps a *prefix* of the file's commits (the
+        WAL is one sequential file; an fsync of it covers every commit before it), so it
+        leaves the database exactly as a process crash at an earlier commit would, which
+        recovery handles at any point. What must not be lost is made durable before anyone
+        outside the database depends on it: an effect's ledger row is a durable commit of
+        its own before the effect runs (and it syncs every earlier checkpoint with it), and
+        the block ends, durably, before the turn returns its replies. Other threads' puts
+        (and a file in another journal mode) are unaffected.
         """
-        before = getattr(self._deferring, "on", False)
-        self._deferring.on = True
+        local = self._deferring
+        outer = getattr(local, "on", False)
+        local.on = True
+        if not outer:
+            local.ticket = 0
         try:
             yield
         finally:
-            self._deferring.on = before
-
-    def _put_durably(self) -> bool:
-        return not (self._wal_sync is not None and getattr(self._deferring, "on", False))
+            if not outer:
+                local.on = False
+                ticket, local.ticket = getattr(local, "ticket", 0), 0
+                if ticket and self._wal_sync is not None:
+                    self._wal_sync.wait_durable(ticket)
 
     # -- reading -------------------------------------------------------------------
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -326,7 +337,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Store ``checkpoint`` and its new channel versions; committed durably on return
-        (inside :meth:`deferred`: committed, made durable by the caller's next durable commit)."""
+        (inside :meth:`deferred`: committed, durable when the block ends)."""
         thread_id = str(config["configurable"]["thread_id"])
         ns = config["configurable"].get("checkpoint_ns", "")
         values = checkpoint["channel_values"]
@@ -340,7 +351,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             type_, blob, meta.encode("utf-8", "ignore"),
             time.time(),
         )  # fmt: skip
-        with self._transaction(write=True, durable=self._put_durably()) as cur:
+        with self._transaction(write=True, durable=True) as cur:
             stored = {k: v for k, v in new_versions.items() if k not in inline}
             self.values.write(cur, thread_id, ns, values, stored)
             _archive.unarchive_from(cur, thread_id, ns, checkpoint["id"])
