@@ -35,6 +35,15 @@ def _wchar() -> int:
         return -1
 
 
+def _peak_rss_kb() -> int:
+    """This process's peak RSS: ``VmHWM`` (ru_maxrss on Linux keeps the forking parent's peak across exec)."""
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def short(system: str, db: Path, conversations: int, turns: int) -> dict[str, Any]:
     opened = open_system(system, db, "c0")
     times = []
@@ -62,7 +71,7 @@ def long(system: str, db: Path, first: int, n: int, *, marked: bool = False) -> 
         if marked:
             os.getppid()  # strace marker: the turn ended
     opened.close()
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kb = _peak_rss_kb()
     return {"times": times, "open_s": opened_s, "reload_s": opened_s + times[0], "peak_rss_kb": peak_kb,
             "wrote": wrote}  # fmt: skip
 
