@@ -16,7 +16,18 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
-from bench import concurrency, conversation, history, raw, resume, startup, storefront_turn, workers
+from bench import (
+    _peer_report,
+    concurrency,
+    conversation,
+    history,
+    peers,
+    raw,
+    resume,
+    startup,
+    storefront_turn,
+    workers,
+)
 from bench._table import Row, render
 
 DURABLE_COMMITS_PER_TURN = 5
@@ -37,13 +48,30 @@ def machine() -> str:
     )
 
 
+def fsyncs(folder: Path) -> dict[str, str]:
+    """Sync calls per turn of the 3-node graph on each saver, counted under strace (bench.peers)."""
+    from bench.peers import count_fsyncs
+
+    out = {}
+    for kind in ("stock", "ours"):
+        counted = count_fsyncs(f"bare-{kind}", folder, 8)
+        out[kind] = "not counted (no strace)" if counted is None else f"{statistics.median(counted[0]):g}"
+    return out
+
+
+def what(syncs: dict[str, str]) -> str:
+    """What both sides of a storage row do (the thread length is in the row's metric)."""
+    return (f"3-node graph, 5 checkpoints/turn; fsyncs/turn (strace): stock {syncs['stock']} (rollback journal, "
+            f"task writes synced too), stateline {syncs['ours']} (WAL group commit, task writes not synced)")
+
+
 def run(folder: Path, quick: bool) -> list[Row]:
     turns = 200 if quick else 1000
     rows: list[Row] = []
-    backends, times = {}, {}
-    for kind in ("stock", "ours"):
-        print(f"[bench] {kind}: {turns} turns ...", flush=True)
-        backends[kind], times[kind] = conversation.run_turns(kind, folder, turns)
+    print("[bench] counting fsyncs per turn under strace ...", flush=True)
+    syncs = fsyncs(folder)
+    print(f"[bench] stock and stateline: {turns} turns each, interleaved ...", flush=True)
+    backends, times = conversation.run_both(folder, turns)
     rows += conversation.rows(times, turns)
     growth_at = len(rows)
     size = {k: conversation.settled_bytes(b) for k, b in backends.items()}
@@ -68,16 +96,22 @@ def run(folder: Path, quick: bool) -> list[Row]:
         backend.close()
 
     conc: dict[int, dict[str, tuple[float, int]]] = {}
-    for workers in (1, 8, 32):
-        print(f"[bench] {workers} concurrent conversations ...", flush=True)
-        each = (3 if quick else 10) if workers == 32 else (5 if quick else 20)
-        kinds = ("stock", "ours", "memory") if workers == 32 else ("stock", "ours")
-        conc[workers] = {k: concurrency.run(k, folder, workers, each) for k in kinds}
-    rows += concurrency.rows(conc)
+    each: dict[int, int] = {}
+    for n in (1, 8, 32):
+        print(f"[bench] {n} concurrent conversations ...", flush=True)
+        each[n] = (3 if quick else 10) if n == 32 else (5 if quick else 20)
+        kinds = ("stock", "ours", "memory") if n == 32 else ("stock", "ours")
+        conc[n] = concurrency.alternating(kinds, folder, n, each[n])
+    rows += concurrency.rows(conc, each)
 
     print("[bench] full storefront turn vs the plain 3-node graph ...", flush=True)
     rows.append(storefront_row(folder, 60 if quick else 200))
     rows += workers_rows(40 if quick else 120)
+    note = what(syncs)
+    for row in rows:  # the storage rows lacking a note of their own say what both sides did
+        if not row.metric.startswith(("full storefront", "1/2/4 workers", "1 worker", "2 worker", "4 worker",
+                                      "raw sqlite3")) and "in-memory" not in row.metric:
+            row.note = f"{row.note}; {note}" if row.note else note
 
     print("[bench] `stateline --help` start-up ...", flush=True)
     rows += startup.rows(startup.measure(5 if quick else 15))
@@ -92,9 +126,12 @@ def run(folder: Path, quick: bool) -> list[Row]:
 def storefront_row(folder: Path, turns: int) -> Row:
     stock, ours = storefront_turn.measure(turns, folder)
     s, o = statistics.median(stock) * 1000, statistics.median(ours) * 1000
-    return Row("full storefront turn (stateline) vs plain 3-node graph (stock)", s, o, "ms",
-               "faster than plain", o < s, higher_is_better=False,
-               note=f"medians of {turns} interleaved turns; stateline: supervisor + agent + tracking + ledger")  # fmt: skip
+    return Row(f"full storefront turn (stateline) vs plain 3-node graph (stock), threads of "
+               f"{storefront_turn.THREAD_TURNS} turns", s, o, "ms", "faster than plain", o < s, higher_is_better=False,
+               note=f"medians of {turns} alternating turns, both sides on threads of {storefront_turn.THREAD_TURNS} "
+                    "turns; stateline: App.send (supervisor + agent subgraph + run tracking + ledger, WAL group "
+                    "commit); stock: 3-node graph on SqliteSaver (rollback journal, checkpoints and task writes "
+                    "fsynced)")  # fmt: skip
 
 
 def workers_rows(turns: int) -> list[Row]:
@@ -129,6 +166,12 @@ Machine load (other work shares these {os.cpu_count()} cores): at start {loads[0
 Mode: {mode}. Command: `python -m bench{' --quick' if quick else ''}` (`make bench`).
 Graph: 3 nodes (route -> reply -> count) with `add_messages`, one 200-character
 human and one AI message per turn, `durability="sync"`, one SQLite file on local disk.
+The two savers run interleaved: the long conversation alternates turns (stock, stateline,
+then stateline, stock, ...), the concurrency rows run each kind twice in swapped order.
+fsyncs per turn are counted with `strace -f` (every sync call of the process, SQLite's
+included); the stock saver uses sqlite3's defaults (rollback journal, synchronous=FULL)
+and commits its task writes too, stateline's saver group-commits checkpoints in WAL
+mode and leaves task writes unsynced (they are superseded by the next checkpoint).
 "stock LangGraph" is `langgraph.checkpoint.sqlite.SqliteSaver` on a plain
 `sqlite3.connect`, measured in the same run. "better by" is stock/stateline for
 times and sizes, stateline/stock for rates. Disk bytes are counted after a WAL
@@ -149,17 +192,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200 turns and fewer concurrent turns")
     parser.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
+    parser.add_argument("--no-peers", action="store_true", help="skip bench.peers (the other frameworks)")
     args = parser.parse_args()
     start_load = load()
     with tempfile.TemporaryDirectory(prefix="stateline-bench-") as tmp:
         rows = run(Path(tmp), args.quick)
-    table = render(rows)
-    loads = (start_load, load())
-    print()
-    print(machine())
-    print(f"{loads[0]} at start, {loads[1]} at end")
-    print(table)
-    Path(args.out).write_text(results_md(table, args.quick, loads))
+        table = render(rows)
+        loads = (start_load, load())
+        print()
+        print(machine())
+        print(f"{loads[0]} at start, {loads[1]} at end")
+        print(table)
+        peer_text = ""
+        if not args.no_peers:
+            folder = Path(tmp) / "peers"
+            folder.mkdir()
+            figures, params = peers.measure(args.quick, folder)
+            peer_text = _peer_report.report(figures, params)
+            print(peer_text)
+    text = results_md(table, args.quick, loads)
+    if peer_text:
+        text += f"\n## The whole turn beside other frameworks (`python -m bench.peers`)\n\n{peers.__doc__}\n{peer_text}\n"
+    Path(args.out).write_text(text)
     print(f"\nwritten to {args.out}")
 
 

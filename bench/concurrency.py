@@ -26,12 +26,12 @@ class _InMemory:
         pass
 
 
-def run(kind: str, folder: Path, workers: int, turns_each: int) -> tuple[float, int]:
+def run(kind: str, folder: Path, workers: int, turns_each: int, tag: int = 0) -> tuple[float, int]:
     """(turns/s over all workers, errors) for ``workers`` conversations of ``turns_each`` turns.
 
     ``kind`` is "stock", "ours" or "memory" (the in-memory reference).
     """
-    setup: Any = _InMemory() if kind == "memory" else Backend(kind, folder / f"{kind}-concurrent-{workers}.db")
+    setup: Any = _InMemory() if kind == "memory" else Backend(kind, folder / f"{kind}-concurrent-{workers}-{tag}.db")
     errors: list[str] = []
     done = [0]
     lock = threading.Lock()
@@ -66,14 +66,24 @@ def run(kind: str, folder: Path, workers: int, turns_each: int) -> tuple[float, 
     return done[0] / elapsed, len(errors)
 
 
-def rows(results: dict[int, dict[str, tuple[float, int]]]) -> list[Row]:
+def alternating(kinds: tuple[str, ...], folder: Path, workers: int, turns_each: int) -> dict[str, tuple[float, int]]:
+    """Each kind twice, in the order given and then reversed (each on a new file): the mean
+    rate and the errors of both, so machine load falls on every kind alike."""
+    runs: dict[str, list[tuple[float, int]]] = {k: [] for k in kinds}
+    for order in (kinds, kinds[::-1]):
+        for kind in order:
+            runs[kind].append(run(kind, folder, workers, turns_each, tag=len(runs[kind])))
+    return {k: (sum(r for r, _ in v) / len(v), sum(e for _, e in v)) for k, v in runs.items()}
+
+
+def rows(results: dict[int, dict[str, tuple[float, int]]], turns_each: dict[int, int]) -> list[Row]:
     out = []
     for workers, by_kind in results.items():
         (s_rate, s_err), (o_rate, o_err) = by_kind["stock"], by_kind["ours"]
         target = workers == 32
         met = (o_err == 0 and o_rate >= 4 * s_rate) if target else None
         out.append(
-            Row(f"{workers} concurrent conversations: turns/s", s_rate, o_rate, "turns/s",
+            Row(f"{workers} concurrent conversations ({turns_each[workers]} turns each): turns/s", s_rate, o_rate, "turns/s",
                 "0 errors, >= 4x stock" if target else "", met,
                 note=f"errors: stock {s_err}, stateline {o_err}")
         )  # fmt: skip

@@ -6,22 +6,26 @@ import statistics
 import time
 from pathlib import Path
 
+from stateline.checkpointing import prune, vacuum
+
 from bench._graph import Backend, turn
 from bench._table import Row
-from stateline.checkpointing import prune, vacuum
 
 THREAD = "long"
 
 
-def run_turns(kind: str, folder: Path, turns: int) -> tuple[Backend, list[float]]:
-    """Run ``turns`` turns of one conversation; return the backend and each turn's seconds."""
-    backend = Backend(kind, folder / f"{kind}-long.db")
-    times = []
-    for _ in range(turns):
-        start = time.perf_counter()
-        turn(backend.graph, THREAD)
-        times.append(time.perf_counter() - start)
-    return backend, times
+def run_both(folder: Path, turns: int) -> tuple[dict[str, Backend], dict[str, list[float]]]:
+    """``turns`` turns of one conversation on each saver, interleaved turn by turn (the order
+    alternating), so machine load falls on both alike; the backends and each turn's seconds."""
+    kinds = ("stock", "ours")
+    backends = {k: Backend(k, folder / f"{k}-long.db") for k in kinds}
+    times: dict[str, list[float]] = {k: [] for k in kinds}
+    for i in range(turns):
+        for kind in kinds if i % 2 == 0 else kinds[::-1]:
+            start = time.perf_counter()
+            turn(backends[kind].graph, THREAD)
+            times[kind].append(time.perf_counter() - start)
+    return backends, times
 
 
 WINDOW = 50

@@ -19,15 +19,21 @@ import time
 from pathlib import Path
 
 from langgraph.checkpoint.sqlite import SqliteSaver
+from stateline.examples.storefront import create_agents
 
 from bench._graph import build, turn
-from stateline.examples.storefront import create_agents
 from stateline import App
 
 QUESTIONS = ("what is the total revenue for toys?", "how many units were sold in books?", "best seller in kitchen?")
 
 
+THREAD_TURNS = 10
+"""Both sides run threads of this many turns: the two thread lengths are always equal."""
+
+
 def measure(turns: int, folder: Path) -> tuple[list[float], list[float]]:
+    """Seconds per turn of each side: ``turns`` turns as threads of ``THREAD_TURNS`` turns each,
+    a plain turn and a storefront turn in alternation (the order swapping every turn)."""
     conn = sqlite3.connect(str(folder / "plain.db"), check_same_thread=False)
     saver = SqliteSaver(conn)
     saver.setup()
@@ -35,19 +41,19 @@ def measure(turns: int, folder: Path) -> tuple[list[float], list[float]]:
     app = App(db=f"sqlite:///{folder / 'stateline.db'}")
     for agent in create_agents(app.database):
         app.register(agent)
-    ours, stock = [], []
+    sides = {"stock": lambda i: turn(plain, f"plain-{i // THREAD_TURNS}"),
+             "ours": lambda i: app.send(f"shop-{i // THREAD_TURNS}", QUESTIONS[i % len(QUESTIONS)])}  # fmt: skip
+    times: dict[str, list[float]] = {"stock": [], "ours": []}
     try:
         for i in range(turns):
-            start = time.perf_counter()
-            turn(plain, "plain")
-            stock.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            app.send("shop", QUESTIONS[i % len(QUESTIONS)])
-            ours.append(time.perf_counter() - start)
+            for side in ("stock", "ours") if i % 2 == 0 else ("ours", "stock"):
+                start = time.perf_counter()
+                sides[side](i)
+                times[side].append(time.perf_counter() - start)
     finally:
         app.close()
         conn.close()
-    return stock, ours
+    return times["stock"], times["ours"]
 
 
 def main() -> None:

@@ -53,17 +53,22 @@ from langgraph.checkpoint.base import (
     get_checkpoint_metadata,
 )
 from langgraph.checkpoint.sqlite.utils import load_pending_writes, search_where
-
 from stateline.errors import ConfigError
 
 from . import _archive, _sqlite
 from ._codec import ZlibCodec, next_version
 from ._saver_async import ThreadedAsyncMixin
-from ._serde import FastReadSerializer
-from ._walsync import WalSync, wal_sync_for
-from ._saver_rows import COLUMNS, SCHEMA, WRITE_COLUMNS, copy_thread_rows, prune_thread_rows
+from ._saver_rows import (
+    COLUMNS,
+    SCHEMA,
+    WRITE_COLUMNS,
+    copy_thread_rows,
+    prune_thread_rows,
+)
 from ._segments import SegmentCache
+from ._serde import FastReadSerializer
 from ._values import ValueStore, collect_garbage
+from ._walsync import WalSync, wal_sync_for
 
 _WRITES_SQL = (
     "SELECT task_id, channel, type, value, task_path, idx FROM sl_writes "
@@ -102,6 +107,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         self._wal_sync: WalSync | None = None
         self.segments = SegmentCache()
         self.is_setup = False
+        self._deferring = threading.local()
 
     @property
     def serde(self) -> SerializerProtocol:
@@ -152,7 +158,10 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             ticket = yield from self._locked_transaction(write, durable)
         if ticket is not None:  # the connection is free for other threads meanwhile
             assert self._wal_sync is not None
-            self._wal_sync.wait_durable(ticket)
+            if getattr(self._deferring, "on", False):  # made durable when the deferred block ends
+                self._deferring.ticket = max(ticket, getattr(self._deferring, "ticket", 0))
+            else:
+                self._wal_sync.wait_durable(ticket)
 
     def _locked_transaction(self, write: bool, durable: bool) -> Iterator[sqlite3.Cursor]:
         """The body of ``_transaction`` under the file's write lock; returns a group-commit ticket."""
@@ -185,6 +194,36 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         if self._synchronous != level:
             self.conn.execute(f"PRAGMA synchronous={level}")
             self._synchronous = level
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Checkpoints put *by this thread* in the block are committed at once and made durable
+        when the block ends (one fsync for all of them, none if a durable commit to the file
+        inside the block already covered them), on success and on error alike.
+
+        Why this is as safe as a durable put each: in WAL mode such a commit survives a
+        process crash at once, and a power loss keeps a *prefix* of the file's commits (the
+        WAL is one sequential file; an fsync of it covers every commit before it), so it
+        leaves the database exactly as a process crash at an earlier commit would, which
+        recovery handles at any point. What must not be lost is made durable before anyone
+        outside the database depends on it: an effect's ledger row is a durable commit of
+        its own before the effect runs (and it syncs every earlier checkpoint with it), and
+        the block ends, durably, before the turn returns its replies. Other threads' puts
+        (and a file in another journal mode) are unaffected.
+        """
+        local = self._deferring
+        outer = getattr(local, "on", False)
+        local.on = True
+        if not outer:
+            local.ticket = 0
+        try:
+            yield
+        finally:
+            if not outer:
+                local.on = False
+                ticket, local.ticket = getattr(local, "ticket", 0), 0
+                if ticket and self._wal_sync is not None:
+                    self._wal_sync.wait_durable(ticket)
 
     # -- reading -------------------------------------------------------------------
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -297,7 +336,8 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        """Store ``checkpoint`` and its new channel versions; committed durably on return."""
+        """Store ``checkpoint`` and its new channel versions; committed durably on return
+        (inside :meth:`deferred`: committed, durable when the block ends)."""
         thread_id = str(config["configurable"]["thread_id"])
         ns = config["configurable"].get("checkpoint_ns", "")
         values = checkpoint["channel_values"]

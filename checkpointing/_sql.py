@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from . import _sqlite
+from ._walsync import WalSync, wal_sync_for
 
 
 class Row(tuple):
@@ -140,6 +141,9 @@ class SqliteBackend:
         self._lock = threading.RLock()
         self._depth = 0
         self._synchronous = "FULL"  # as _sqlite.connect opens it
+        self._wal_sync = _group_commit(conn)
+        if self._wal_sync is not None:  # set once: durable commits are synced by the group commit
+            self._set_synchronous("NORMAL")
         conn.row_factory = _sqlite_row
         if not read_only:  # a read-only handle creates nothing (checkpointing._readonly)
             self._run(SCHEMA_TABLE)
@@ -154,9 +158,23 @@ class SqliteBackend:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         with self._lock:
-            if self._depth == 0:  # a statement in its own transaction: always durable
+            alone = self._depth == 0  # a statement in its own transaction: always durable
+            if alone and self._wal_sync is None:
                 self._set_synchronous("FULL")
-            return self._run(sql, params).rowcount
+            changes = self._conn.total_changes
+            count = self._run(sql, params).rowcount
+            # a row write that changed no row (UPDATE ... WHERE nothing matches) has nothing to
+            # sync; any other statement (DDL counts no rows) is synced as always
+            wrote = self._conn.total_changes != changes or not _ROW_WRITE.match(sql)
+            ticket = self._wal_sync.ticket() if alone and wrote and self._wal_sync is not None else None
+        if ticket is not None:
+            self._durable(ticket)
+        return count
+
+    def _durable(self, ticket: int) -> None:
+        """Return once the WAL was fsynced after commit ``ticket`` (outside the lock)."""
+        assert self._wal_sync is not None
+        self._wal_sync.wait_durable(ticket)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return self._run(sql, params).fetchall()
@@ -171,9 +189,22 @@ class SqliteBackend:
         """BEGIN IMMEDIATE (the write lock taken up front); nested calls use a savepoint.
 
         ``durable=False`` commits with ``synchronous=NORMAL``: in WAL mode such a commit
-        survives a process crash, and the next FULL commit to the file (any connection's:
+        survives a process crash, and the next durable commit to the file (any connection's:
         the WAL is one file) syncs it too. A nested call runs at its outer one's level.
+
+        On a WAL file the connection stays at ``synchronous=NORMAL`` (no PRAGMA per
+        transaction): a durable commit returns once the WAL was fsynced after it, by
+        the process-wide group commit the saver uses too (``_walsync``: one fsync covers
+        every commit of the file before it, as durable as FULL for each of them).
         """
+        ticket: list[int] = []
+        with self._transaction(durable, ticket) as tx:
+            yield tx
+        if ticket:
+            self._durable(ticket[0])
+
+    @contextmanager
+    def _transaction(self, durable: bool, ticket: list[int]) -> Iterator[Transaction]:
         with self._lock:
             depth = self._depth
             begin, commit, rollback = (
@@ -181,7 +212,7 @@ class SqliteBackend:
                 if depth == 0
                 else (f"SAVEPOINT sp{depth}", f"RELEASE sp{depth}", f"ROLLBACK TO sp{depth}")
             )
-            if depth == 0:
+            if depth == 0 and self._wal_sync is None:
                 self._set_synchronous("FULL" if durable else "NORMAL")
             self._run(begin)
             self._depth += 1
@@ -204,6 +235,8 @@ class SqliteBackend:
                     if depth == 0 and self._conn.in_transaction:
                         self._conn.execute("ROLLBACK")
                     raise
+                if depth == 0 and durable and self._wal_sync is not None:
+                    ticket.append(self._wal_sync.ticket())  # after COMMIT: see _walsync
 
     def ddl(self, statement: str) -> str:
         return statement
@@ -215,6 +248,16 @@ class SqliteBackend:
         self._conn.close()
 
 
+def _group_commit(conn: sqlite3.Connection) -> WalSync | None:
+    """The file's group-commit syncer when ``conn`` is on a WAL file, else None (FULL commits)."""
+    try:
+        mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+        where = next((r[2] for r in conn.execute("PRAGMA database_list") if r[1] == "main"), "")
+    except sqlite3.Error:
+        return None
+    return wal_sync_for(where) if mode == "wal" and where else None
+
+
 class _SqliteTx:
     def __init__(self, backend: SqliteBackend) -> None:
         self._backend = backend
@@ -223,6 +266,8 @@ class _SqliteTx:
         return self._backend._run(sql, params)
 
 
+_ROW_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+"""Statements whose every change is counted by ``total_changes`` (trigger changes included)."""
 _ROW_LOCK = re.compile(r"\s+FOR\s+UPDATE(\s+(SKIP\s+LOCKED|NOWAIT))?\s*;?\s*$", re.IGNORECASE)
 
 

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
-
-from stateline.nodes import FALLBACK, ConversationState, EffectLedger, Gate, ModelProvider, OfflineProvider, make_fallback, make_route
 from stateline.errors import SetupError
+from stateline.nodes import (
+    FALLBACK,
+    ConversationState,
+    EffectLedger,
+    Gate,
+    ModelProvider,
+    OfflineProvider,
+    make_fallback,
+    make_route,
+)
 
 from ._agent import Agent, _adapt, build_agent_graph
 from ._hooks import HookSet, instrument
@@ -41,7 +50,7 @@ def build_supervisor(
     provider = provider or OfflineProvider()
     hooks = hooks or HookSet()
     agents = registry.list()
-    cards = lambda: [a.card() for a in agents]  # noqa: E731 - a tiny closure, read at every turn
+    cards = lambda: [a.card() for a in agents]
 
     route = _reporting_switches(make_route(cards, provider, gate), hooks)
     builder = StateGraph(ConversationState)
@@ -76,10 +85,31 @@ def _agent_node(agent: Agent, *, provider: ModelProvider, hooks: HookSet, ledger
     graph = build_agent_graph(agent, provider=provider, hooks=hooks, ledger=ledger, checkpointer=False)
 
     def run_agent(state: ConversationState, config: RunnableConfig) -> Any:
-        return changes(state, graph.invoke(state, transient_config(config)))
+        given = agent_view(state)
+        return changes(given, graph.invoke(given, transient_config(config)))
 
     run_agent.__name__ = agent.name
     return run_agent
+
+
+def agent_view(state: ConversationState) -> dict[str, Any]:
+    """The state an agent's run is handed: every channel, but of ``messages`` only the newest
+    human message and what follows it.
+
+    ``collect``, ``validate`` and ``act`` read the drafts, the fields asked for and the
+    latest user text (``nodes.latest_user_text``), nothing older. Handing the agent the
+    whole conversation made its run merge it with ``add_messages`` (input, each node's
+    reply) and copy it once per merge: work that grew with the thread, on every turn.
+    The reply still lands in the thread's full list: :func:`changes` returns only the
+    messages the agent appended, which the supervisor's reducer adds after the rest.
+    """
+    messages = state.get("messages") or []
+    start = len(messages)
+    while start > 0:
+        start -= 1
+        if isinstance(messages[start], HumanMessage):
+            break
+    return {**state, "messages": messages[start:]}
 
 
 def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:

@@ -33,10 +33,24 @@ class ProcessId:
         return f"{self.host}:{self.pid}:{self.proc or '-'}"
 
 
+_SELF: list[ProcessId] = []
+"""This process's identity, read from ``/proc`` once per pid (a forked child reads its own)."""
+
+
 def current() -> ProcessId:
-    """This process (computed per call: a forked child is a different process)."""
+    """This process: read once, then cached for as long as ``os.getpid()`` is the same.
+
+    A process's start time never changes, so every run row and lease of one process
+    gets the same identity without a ``/proc`` read per turn; a forked child has a new
+    pid, so it reads (and caches) its own.
+    """
     pid = os.getpid()
-    return ProcessId(_host(), pid, _start_time(pid))
+    cached = _SELF[0] if _SELF else None
+    if cached is not None and cached.pid == pid:
+        return cached
+    me = ProcessId(_host(), pid, _start_time(pid))
+    _SELF[:] = [me]
+    return me
 
 
 @lru_cache(maxsize=1)
@@ -55,7 +69,7 @@ def is_alive(host: str | None, pid: int | None, proc: str | None) -> bool | None
     if host != _host() or pid is None:
         return None
     if pid == os.getpid():  # this process, or an earlier one with the same pid (pid 1 in a restarted container)
-        return proc is None or proc == _start_time(pid)
+        return proc is None or proc == current().proc
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

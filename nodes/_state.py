@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AnyMessage
-from langgraph.graph.message import add_messages
+
+from ._messages import append_messages
 
 
 def merge_dicts(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:
@@ -16,8 +17,8 @@ def merge_dicts(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[
 class ConversationState(TypedDict, total=False):
     """One thread's checkpointed state."""
 
-    messages: Annotated[list[AnyMessage], add_messages]
-    """The conversation, user and agent turns."""
+    messages: Annotated[list[AnyMessage], append_messages]
+    """The conversation, user and agent turns (merged as ``add_messages`` does: see ``_messages``)."""
     drafts: Annotated[dict[str, dict[str, Any]], merge_dicts]
     """Per agent, the fields collected so far (kept across agent switches)."""
     asked: Annotated[dict[str, list[str]], merge_dicts]

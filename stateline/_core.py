@@ -362,18 +362,21 @@ class TurnCore:
         """The invoke adapter: run ``step`` to its end and return the replies."""
         app = self.app
         self.open_run(step)
-        try:
-            result = step.graph.invoke(step.payload, self.config(step), durability=app.durability)
-        except GraphInterrupt:
-            result = None
-        except BaseException as exc:
-            self.close_run(step, "failed", exc)
-            raise
-        finished = isinstance(result, dict) and "__interrupt__" not in result and result.get("messages") is not None
-        snapshot = None if finished else step.graph.get_state({"configurable": {"thread_id": step.thread_id}})
-        waiting = snapshot is not None and thread_status(snapshot) == "waiting"
-        status = "waiting" if waiting else "completed"
-        self.close_run(step, status, None)
+        # one fsync for the turn's checkpoints: the run's finish record (a durable commit)
+        # covers them, or the block's end does (see Database.deferred_checkpoints)
+        with app.database.deferred_checkpoints():
+            try:
+                result = step.graph.invoke(step.payload, self.config(step), durability=app.durability)
+            except GraphInterrupt:
+                result = None
+            except BaseException as exc:
+                self.close_run(step, "failed", exc)
+                raise
+            finished = isinstance(result, dict) and "__interrupt__" not in result and result.get("messages") is not None
+            snapshot = None if finished else step.graph.get_state({"configurable": {"thread_id": step.thread_id}})
+            waiting = snapshot is not None and thread_status(snapshot) == "waiting"
+            status = "waiting" if waiting else "completed"
+            self.close_run(step, status, None)
         values = result if snapshot is None else (snapshot.values or (result or {}))
         return turn_from(step.thread_id, step.run_id, status, values, snapshot if waiting else None)
 
