@@ -188,7 +188,13 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
 
     def _put_blob(self, cur: psycopg.Cursor[Any], key: Key, version: str, value: Any) -> None:
         if type(value) is list:
-            row = self.lists.encode(self.serde, key, version, value, lambda base: _blob_exists(cur, key, base))
+            row = self.lists.encode(
+                self.serde, key, version, value, lambda base: _blob_exists(cur, key, base),
+                lambda tip: [
+                    (r["version"], r["type"], r["blob"], r["length"])
+                    for r in cur.execute(_CHAIN_SQL, (*key, tip, *key)).fetchall()
+                ],
+            )  # fmt: skip
         else:
             row = (*self.serde.dumps_typed(value), None, None)
         cur.execute(_INSERT_BLOB_SQL, (*key, version, *row))
