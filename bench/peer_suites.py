@@ -23,6 +23,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".peer-cache"
@@ -88,6 +89,9 @@ def run_suite(name: str, extra: list[str]) -> Counts:
     report = CACHE / "results" / f"{name}.xml"
     report.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(PLUGIN_DIR), "NO_DOCKER": "false", "STATELINE_PEER_DB": PEER_DB}
+    # the suites connect to the server URL without a database (to CREATE DATABASE): libpq then
+    # uses PGDATABASE, set to the database STATELINE_TEST_PG_URL names
+    env.setdefault("PGDATABASE", urlsplit(os.environ["STATELINE_TEST_PG_URL"]).path.lstrip("/") or "postgres")
     if name == "langgraph":
         env["STATELINE_PEER_ONLY_SAVERS"] = "1"  # tests that run no checkpointer test no saver
     cmd = [
@@ -118,15 +122,17 @@ def read_counts(report: Path) -> Counts:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suites", nargs="*", choices=[*SUITES, []], default=[], help="default: all three")
-    parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: passed to pytest")
-    args = parser.parse_args(argv)
+    parser.add_argument("suites", nargs="*", help=f"some of {', '.join(SUITES)} (default: all three)")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    if unknown := [s for s in args.suites if s not in SUITES]:
+        parser.error(f"unknown suite {unknown[0]!r}; choose from {', '.join(SUITES)}")
     url = os.environ.get("STATELINE_TEST_PG_URL")
     if not url:
         print("STATELINE_TEST_PG_URL must name a PostgreSQL server (user with CREATEDB)", file=sys.stderr)
         return 2
     ensure_peer_db(url)
-    extra = [a for a in args.pytest_args if a != "--"]
     results = {name: run_suite(name, extra) for name in (args.suites or list(SUITES))}
     print("\n[peer] suite       passed  skipped  failed")
     for name, c in results.items():

@@ -71,8 +71,15 @@ class PeerAsyncSqliteSaver(StatelineSqliteSaver):
         finally:
             conn.close()
 
-    async def setup(self) -> None:  # type: ignore[override]
+    def setup(self) -> Any:  # type: ignore[override]
+        """Sets up at once (the saver calls it itself) and is also awaitable, as stock's is."""
         StatelineSqliteSaver.setup(self)
+        return _Done()
+
+
+class _Done:
+    def __await__(self) -> Any:
+        return iter(())
 
 
 def _server_url() -> str:
@@ -114,6 +121,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     _patch_urls()
 
 
+def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool | None:
+    """Store-only files are not collected (they test stock stores, with markers of their own)."""
+    return True if collection_path.name in NOT_OURS_FILES else None
+
+
 def _key(item: pytest.Item) -> str:
     return item.nodeid.split("[", 1)[0]
 
@@ -148,7 +160,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"stateline peer run: savers {StatelineSqliteSaver.__name__}, {StatelinePostgresSaver.__name__}, "
             f"{StatelineAsyncPostgresSaver.__name__}; {len(SKIPS)} reviewed skips"]
-
-
-def _unused(*_: Any) -> None:
-    return None

@@ -1,0 +1,159 @@
+"""Bugs LangGraph's own test suites found in stateline's savers (issue 10), one test each."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from typing import Annotated, Any
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.channels.delta import DeltaChannel
+from langgraph.checkpoint.base import empty_checkpoint
+from langgraph.graph import START, StateGraph
+from pydantic import BaseModel
+from typing_extensions import TypedDict
+
+from stateline.checkpointing import (
+    StatelineAsyncPostgresSaver,
+    StatelinePostgresSaver,
+    StatelineSqliteSaver,
+    open_database,
+    prune,
+)
+from stateline.checkpointing._serde import FastReadSerializer
+
+
+def _cp(messages: list[Any], version: str, parent: dict | None = None) -> tuple[dict, dict]:
+    cp = empty_checkpoint()
+    cp["channel_values"] = {"messages": messages}
+    cp["channel_versions"] = {"messages": version}
+    return cp, {"messages": version}
+
+
+def _edit_round_trip(url: str) -> str:
+    """Put, read back, edit a message in place, put again; what a fresh saver reads."""
+    db = open_database(url)
+    saver = db.saver
+    config = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
+    msgs = [HumanMessage("hi", id="1"), AIMessage("draft", id="2")]
+    cp, versions = _cp(msgs, "0000000001.00000001")
+    config = saver.put(config, cp, {}, versions)
+    read = saver.get_tuple(config).checkpoint["channel_values"]["messages"]
+    read[1].content = "edited"  # LangGraph's "edit the message, then update_state"
+    cp2, versions2 = _cp([*read, HumanMessage("next", id="3")], "0000000002.00000002")
+    saver.put(config, cp2, {}, versions2)
+    db.close()
+    fresh = open_database(url)
+    try:
+        head = fresh.saver.get_tuple({"configurable": {"thread_id": "t", "checkpoint_ns": ""}})
+        return head.checkpoint["channel_values"]["messages"][1].content
+    finally:
+        fresh.close()
+
+
+def test_an_edit_in_place_of_a_read_back_message_reaches_disk(db_url):
+    assert _edit_round_trip(db_url) == "edited"
+
+
+class Item(BaseModel):
+    name: str
+
+
+def test_strict_msgpack_allowlist_clone_reads_the_model():
+    strict = FastReadSerializer(allowed_msgpack_modules=None)
+    clone = strict.with_msgpack_allowlist([Item])
+    assert clone.loads_typed(clone.dumps_typed(Item(name="x"))) == Item(name="x")
+
+
+def test_from_conn_string_setup_is_all_a_put_needs(pg_url):
+    with StatelinePostgresSaver.from_conn_string(pg_url) as saver:
+        saver.setup()
+        cp, versions = _cp([HumanMessage("hi", id="1")], "0000000001.00000001")
+        config = saver.put({"configurable": {"thread_id": "t", "checkpoint_ns": ""}}, cp, {}, versions)
+        assert saver.get_tuple(config).checkpoint["channel_values"]["messages"][0].content == "hi"
+
+
+def test_pipeline_mode_keep_last_and_prune(pg_url):
+    import psycopg
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(pg_url, autocommit=True, prepare_threshold=0, row_factory=dict_row) as conn:
+        StatelinePostgresSaver(conn).setup()
+        with conn.pipeline() as pipe:
+            saver = StatelinePostgresSaver(conn, pipe=pipe)
+            config = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
+            for i in range(3):
+                cp, versions = _cp([HumanMessage(str(j), id=str(j)) for j in range(i + 1)], f"000000000{i + 1}.00000001")
+                config = saver.put(config, cp, {}, versions)
+            assert saver.keep_last(["t"], 2) == 1
+            saver.prune(["t"])
+            assert len(list(saver.list({"configurable": {"thread_id": "t"}}))) == 1
+
+
+def test_delta_history_ends_on_a_parent_loop(tmp_path):
+    saver = StatelineSqliteSaver(sqlite3.connect(tmp_path / "x.db", check_same_thread=False))
+    base = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
+    a, b = empty_checkpoint(), empty_checkpoint()
+    b["id"] = a["id"][:-1] + ("0" if a["id"][-1] != "0" else "1")
+    saver.put({"configurable": {**base["configurable"], "checkpoint_id": b["id"]}}, a, {}, {})
+    saver.put({"configurable": {**base["configurable"], "checkpoint_id": a["id"]}}, b, {}, {})
+    head = {"configurable": {**base["configurable"], "checkpoint_id": a["id"]}}
+    assert saver.get_delta_channel_history(config=head, channels=["ch"]) == {"ch": {"writes": []}}
+
+
+class DeltaState(TypedDict):
+    items: Annotated[list, DeltaChannel(lambda state, writes: state + [x for w in writes for x in w])]
+
+
+def test_retention_never_empties_a_delta_channel(db_url):
+    db = open_database(db_url)
+    try:
+        builder = StateGraph(DeltaState)
+        builder.add_node("add", lambda s: {"items": ["x"]})
+        builder.add_edge(START, "add")
+        graph = builder.compile(checkpointer=db.saver)
+        config = {"configurable": {"thread_id": "d"}}
+        for _ in range(5):
+            graph.invoke({"items": []}, config)
+        assert len(graph.get_state(config).values["items"]) == 5
+        prune(db, keep_last=1, vacuum_after=False)
+        assert len(graph.get_state(config).values["items"]) == 5
+    finally:
+        db.close()
+
+
+def test_async_postgres_saver_same_layout(pg_url):
+    async def main() -> tuple[str, str]:
+        async with StatelineAsyncPostgresSaver.from_conn_string(pg_url) as saver:
+            await saver.setup()
+            config = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
+            for i in range(3):
+                cp, versions = _cp([HumanMessage(str(j), id=str(j)) for j in range(i + 1)], f"000000000{i + 1}.00000001")
+                config = await saver.aput(config, cp, {}, versions)
+            head = await saver.aget_tuple(config)
+            return head.checkpoint["channel_values"]["messages"][-1].content, "ok"
+
+    assert asyncio.run(main())[0] == "2"
+    with StatelinePostgresSaver.from_conn_string(pg_url) as sync:  # the sync saver reads the deltas
+        head = sync.get_tuple({"configurable": {"thread_id": "t", "checkpoint_ns": ""}})
+        assert [m.content for m in head.checkpoint["channel_values"]["messages"]] == ["0", "1", "2"]
+        bases = sync.conn.execute("SELECT count(*) AS n FROM checkpoint_blobs WHERE base_version IS NOT NULL")
+        assert bases.fetchone()["n"] == 2
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_pg_inline_none_is_no_seed_on_both_paths(pg_url, mode):
+    with StatelinePostgresSaver.from_conn_string(pg_url) as saver:
+        saver.setup()
+        config = {"configurable": {"thread_id": "n", "checkpoint_ns": ""}}
+        cp = empty_checkpoint()
+        cp["channel_values"], cp["channel_versions"] = {"ch": None}, {"ch": "0000000001.00000001"}
+        config = saver.put(config, cp, {}, {"ch": "0000000001.00000001"})
+        saver.put_writes(config, [("ch", "w")], "task")
+        head = saver.put(config, empty_checkpoint(), {}, {})
+        if mode == "sync":
+            got = saver.get_delta_channel_history(config=head, channels=["ch"])
+        else:
+            got = asyncio.run(saver.aget_delta_channel_history(config=head, channels=["ch"]))
+        assert got == {"ch": {"writes": [("task", "ch", "w")]}}
