@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench peer-suites clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,5 +21,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# LangGraph's own tests (sdists of the installed versions, cached in .peer-cache/) against
+# stateline's savers; needs STATELINE_TEST_PG_URL (a user with CREATEDB)
+peer-suites: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[peer]'
+	$(BIN)/python -m bench.peer_suites
+
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache demo.db*
+	rm -rf $(VENV) *.egg-info .pytest_cache demo.db* .peer-cache

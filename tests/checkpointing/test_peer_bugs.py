@@ -14,13 +14,8 @@ from langgraph.graph import START, StateGraph
 from pydantic import BaseModel
 from typing_extensions import TypedDict
 
-from stateline.checkpointing import (
-    StatelineAsyncPostgresSaver,
-    StatelinePostgresSaver,
-    StatelineSqliteSaver,
-    open_database,
-    prune,
-)
+from stateline.checkpointing import StatelineSqliteSaver, open_database, prune
+from stateline.checkpointing._pg import StatelinePostgresSaver
 from stateline.checkpointing._serde import FastReadSerializer
 
 
@@ -124,6 +119,8 @@ def test_retention_never_empties_a_delta_channel(db_url):
 
 
 def test_async_postgres_saver_same_layout(pg_url):
+    from stateline.checkpointing import StatelineAsyncPostgresSaver
+
     async def main() -> tuple[str, str]:
         async with StatelineAsyncPostgresSaver.from_conn_string(pg_url) as saver:
             await saver.setup()
