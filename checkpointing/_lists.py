@@ -187,6 +187,11 @@ class ListViews:
         with self._lock:
             self._views.clear()
 
+    def has_version(self, key: Key, version: str) -> bool:
+        """Whether ``key``'s cached view holds ``version`` (so it is stored)."""
+        view = self._view(key)
+        return view is not None and version in view.lengths
+
     def cached(self, key: Key, version: str) -> list[Any] | None:
         """``key``'s value at ``version`` from the cache, or None if not cached."""
         view = self._view(key)

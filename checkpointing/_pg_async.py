@@ -11,13 +11,15 @@ from another thread (stock's rule).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import CheckpointTuple, DeltaChannelHistory, get_serializable_checkpoint_metadata
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.postgres.base import PRUNE_DELTA_THREADS_SQL, _aexecute, _keep_latest, _refuse_delta_threads
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from stateline.errors import ConfigError
@@ -51,6 +53,8 @@ class StatelineAsyncPostgresSaver(AsyncPostgresSaver):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lists = ListViews()
+        self._holder: tuple[Any, Any] | None = None
+        """(task, connection) while a task is inside ``_cursor`` (see ``_side_cursor``)."""
 
     async def setup(self) -> None:
         """Stock's tables and migrations, then this saver's own columns."""
@@ -123,7 +127,7 @@ class StatelineAsyncPostgresSaver(AsyncPostgresSaver):
                 if base is None:
                     rows = [(version, type_, blob, length)]
                 else:
-                    async with self._cursor() as cur:
+                    async with self._side_cursor() as cur:
                         rows = await self._chain(cur, key, version)
                 values[channel] = self.lists.rebuild(self.serde, key, rows)
             result.checkpoint["channel_values"].update(values)
@@ -218,6 +222,33 @@ class StatelineAsyncPostgresSaver(AsyncPostgresSaver):
 
     def _transaction(self, *, snapshot: bool = False) -> Any:
         return _Transaction(self, snapshot)
+
+    @asynccontextmanager
+    async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[Any]:
+        """Stock ``_cursor`` (it holds ``self.lock``), noting which task holds it on which connection."""
+        async with super()._cursor(pipeline=pipeline) as cur:
+            outer = self._holder
+            self._holder = (asyncio.current_task(), cur.connection)
+            try:
+                yield cur
+            finally:
+                self._holder = outer
+
+    @asynccontextmanager
+    async def _side_cursor(self) -> AsyncIterator[Any]:
+        """A cursor for a read made while a row is loaded.
+
+        Stock ``aget_tuple``/``alist`` load rows inside ``_cursor`` (holding the
+        non-reentrant ``self.lock``); a delta chain read there through ``_cursor`` would
+        wait on its own task forever. The task holding the lock reads on its connection.
+        """
+        held = self._holder
+        if held is not None and held[0] is asyncio.current_task():
+            async with held[1].cursor(binary=True, row_factory=dict_row) as cur:
+                yield cur
+        else:
+            async with self._cursor() as cur:
+                yield cur
 
     async def _drop_deleted(self, cur: Any, doomed: Sequence[Any]) -> None:
         by_thread: dict[str, list[Any]] = {}

@@ -315,6 +315,8 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         )  # fmt: skip
         with self._transaction(write=True, durable=True) as cur:
             stored = {k: v for k, v in new_versions.items() if k not in inline}
+            rest = {k: v for k, v in values.items() if k not in inline and k not in stored}
+            stored.update(self.values.unstored(cur, thread_id, ns, rest, checkpoint["channel_versions"]))
             self.values.write(cur, thread_id, ns, values, stored)
             _archive.unarchive_from(cur, thread_id, ns, checkpoint["id"])
             cur.execute(

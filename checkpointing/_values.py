@@ -87,6 +87,8 @@ class ValueStore(ListViews):
         super().__init__()
         self.serde = serde
         self._empty: OrderedDict[tuple[Key, str], None] = OrderedDict()
+        self._stored: OrderedDict[tuple[Key, str], None] = OrderedDict()
+        """(key, version) known to have a row (LRU, ``EMPTY_CACHE_SIZE``)."""
 
     def _note_empty(self, key: Key, version: str) -> None:
         with self._lock:
@@ -98,16 +100,52 @@ class ValueStore(ListViews):
         with self._lock:
             return (key, version) in self._empty
 
+    def _note_stored(self, key: Key, version: str) -> None:
+        with self._lock:
+            self._empty.pop((key, version), None)
+            self._stored[(key, version)] = None
+            while len(self._stored) > EMPTY_CACHE_SIZE:
+                self._stored.popitem(last=False)
+
+    def unstored(
+        self, cur: sqlite3.Cursor, thread_id: str, ns: str, values: Mapping[str, Any], versions: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The channels of ``values`` whose version (in ``versions``) has no stored value.
+
+        LangGraph gives ``put`` the new versions to store; a caller may also hand a value
+        for an existing version that was stored empty (stock ``SqliteSaver`` keeps every
+        value it is given, e.g. a ``_DeltaSnapshot`` written into an ancestor). Versions
+        this store wrote or read are remembered, so the usual put costs dict lookups.
+        """
+        out: dict[str, Any] = {}
+        for channel in values:
+            version = versions.get(channel)
+            if version is None:
+                continue
+            key, ver = (thread_id, ns, channel), str(version)
+            with self._lock:
+                known = (key, ver) in self._stored
+            if known or self.has_version(key, ver):
+                continue
+            if self._known_empty(key, ver) or cur.execute(_ROW_SQL, (*key, ver)).fetchone() is None:
+                out[channel] = version
+            else:
+                self._note_stored(key, ver)
+        return out
+
     def forget_thread(self, thread_id: str) -> None:
         super().forget_thread(thread_id)
         with self._lock:
             for entry in [e for e in self._empty if e[0][0] == thread_id]:
                 del self._empty[entry]
+            for entry in [e for e in self._stored if e[0][0] == thread_id]:
+                del self._stored[entry]
 
     def forget_all(self) -> None:
         super().forget_all()
         with self._lock:
             self._empty.clear()
+            self._stored.clear()
 
     # -- writing -------------------------------------------------------------
     def write(
@@ -136,6 +174,7 @@ class ValueStore(ListViews):
             else:
                 row = (*self.serde.dumps_typed(values[channel]), None, None)
             cur.execute(_INSERT_SQL, (thread_id, ns, channel, str(version), *row))
+            self._note_stored(key, str(version))
             if cur.rowcount == 0:  # version already stored by someone: trust the stored one
                 self.drop(key)
             elif covered:
@@ -192,6 +231,7 @@ class ValueStore(ListViews):
             return _EMPTY  # no row: the channel was empty at that version
         type_, base, length, blob = head
         if length is None:
+            self._note_stored(key, version)
             return self.serde.loads_typed((type_, blob))
         if type_ == PREFIX_TYPE and (hit := self.cached_prefix(key, version, base, length)) is not None:
             return hit

@@ -154,3 +154,75 @@ def test_pg_inline_none_is_no_seed_on_both_paths(pg_url, mode):
         else:
             got = asyncio.run(saver.aget_delta_channel_history(config=head, channels=["ch"]))
         assert got == {"ch": {"writes": [("task", "ch", "w")]}}
+
+
+def test_a_value_put_at_a_version_stored_empty_is_kept(tmp_path):
+    """Re-putting a checkpoint with a value for a version that had none stores the value
+    (stock SqliteSaver keeps every value given; LangGraph's seed test writes a
+    ``_DeltaSnapshot`` into an ancestor this way)."""
+    from langgraph.checkpoint.serde.types import _DeltaSnapshot
+
+    saver = StatelineSqliteSaver(sqlite3.connect(tmp_path / "x.db", check_same_thread=False))
+    cp = empty_checkpoint()
+    cp["channel_versions"] = {"items": "1.a"}  # a version with no value (an empty channel)
+    config = saver.put({"configurable": {"thread_id": "t", "checkpoint_ns": ""}}, cp, {}, {"items": "1.a"})
+    assert "items" not in saver.get_tuple(config).checkpoint["channel_values"]
+    cp["channel_values"] = {"items": _DeltaSnapshot(["seeded", "items"])}
+    saver.put({"configurable": {"thread_id": "t", "checkpoint_ns": ""}}, cp, {}, {})
+    for reader in (saver, StatelineSqliteSaver(sqlite3.connect(tmp_path / "x.db", check_same_thread=False))):
+        got = reader.get_tuple(config).checkpoint["channel_values"]["items"]
+        assert isinstance(got, _DeltaSnapshot) and got.value == ["seeded", "items"]
+
+
+def test_read_only_database_reads_delta_history_and_task_paths(tmp_path):
+    db = tmp_path / "ro.db"
+    saver = StatelineSqliteSaver(sqlite3.connect(db, check_same_thread=False))
+    root = empty_checkpoint()
+    root["channel_values"], root["channel_versions"] = {"ch": "seed"}, {"ch": 1}
+    root_config = saver.put({"configurable": {"thread_id": "t", "checkpoint_ns": ""}}, root, {}, {"ch": 1})
+    saver.put_writes(root_config, [("ch", "write")], "task", "~__pregel_pull, n")
+    child = saver.put(root_config, empty_checkpoint(), {}, {})
+    assert saver.conn.execute("SELECT task_path FROM sl_writes").fetchall() == [("~__pregel_pull, n",)]
+    saver.conn.close()
+    reader = StatelineSqliteSaver(sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False))
+    want = {"ch": {"seed": "seed", "writes": [("task", "ch", "write")]}}
+    assert reader.get_delta_channel_history(config=child, channels=["ch"]) == want
+    assert asyncio.run(reader.aget_delta_channel_history(config=child, channels=["ch"])) == want
+
+
+@pytest.mark.parametrize("use_pool", [False, True])
+def test_async_pg_reads_a_delta_chain_it_has_not_cached(pg_url, use_pool):
+    """A cold ``StatelineAsyncPostgresSaver`` rebuilding a list delta inside stock's
+    ``aget_tuple``/``alist`` cursor must not wait on its own lock (it hung after prune)."""
+    from psycopg import AsyncConnection
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+
+    from stateline.checkpointing import StatelineAsyncPostgresSaver
+
+    async def main() -> tuple[list[str], int]:
+        async with StatelineAsyncPostgresSaver.from_conn_string(pg_url) as saver:
+            await saver.setup()
+            config = {"configurable": {"thread_id": "cold", "checkpoint_ns": ""}}
+            for i in range(3):
+                cp, versions = _cp([HumanMessage(str(j), id=str(j)) for j in range(i + 1)], f"000000000{i + 1}.00000001")
+                config = await saver.aput(config, cp, {}, versions)
+        thread = {"configurable": {"thread_id": "cold"}}
+        kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+        if use_pool:
+            async with AsyncConnectionPool(pg_url, kwargs=kwargs, open=False) as pool:
+                cold = StatelineAsyncPostgresSaver(pool)
+                head = await asyncio.wait_for(cold.aget_tuple(config), 20)
+                listed = await asyncio.wait_for(_count(cold.alist(thread)), 20)
+        else:
+            async with await AsyncConnection.connect(pg_url, **kwargs) as conn:
+                cold = StatelineAsyncPostgresSaver(conn)
+                head = await asyncio.wait_for(cold.aget_tuple(config), 20)
+                listed = await asyncio.wait_for(_count(cold.alist(thread)), 20)
+        return [m.content for m in head.checkpoint["channel_values"]["messages"]], listed
+
+    assert asyncio.run(main()) == (["0", "1", "2"], 3)
+
+
+async def _count(items: Any) -> int:
+    return len([item async for item in items])
