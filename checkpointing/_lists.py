@@ -247,13 +247,24 @@ class ListViews:
         self, serde: SerializerProtocol, key: Key, view: _ListView, tail: tuple[str, bytes], start: int,
         previous: _ListView | None,
     ) -> None:
-        """Cache ``view`` with private copies: the previous view's up to ``start`` plus
-        ``tail`` decoded from the bytes just written (so they share nothing with the caller)."""
+        """Cache ``view`` with items and private copies that share nothing with the caller.
+
+        ``items`` (what readers get) is the previous view's items up to ``start`` plus
+        ``tail`` decoded from the bytes just written, not the objects given to ``put``: a
+        reader editing what it got must not edit the caller's objects (e.g. a model's
+        message), nor the caller's later edits reach readers. ``private`` is the same
+        from a second decode (never handed out). The next put of the same run holds the
+        caller's objects for the tail: they compare by ``==`` (a few items), the rest by identity.
+        """
         head = previous.private if previous is not None else None
         if start == 0:
+            view.items = serde.loads_typed(tail)
             view.private = serde.loads_typed(tail)
-        elif head is not None and len(head) >= start:
-            view.private = head[:start] + serde.loads_typed(tail)
+        else:
+            assert previous is not None and len(previous.items) >= start
+            view.items = previous.items[:start] + serde.loads_typed(tail)
+            if head is not None and len(head) >= start:
+                view.private = head[:start] + serde.loads_typed(tail)
         self._keep(key, view)
 
     def encode(

@@ -226,3 +226,26 @@ def test_async_pg_reads_a_delta_chain_it_has_not_cached(pg_url, use_pool):
 
 async def _count(items: Any) -> int:
     return len([item async for item in items])
+
+
+def test_what_get_tuple_returns_does_not_alias_what_put_was_given(db_url):
+    """A reader editing a read-back message must not edit the caller's object (LangGraph's
+    fake model hands out the same AIMessage each run), nor a caller's edit reach readers."""
+    db = open_database(db_url)
+    try:
+        saver = db.saver
+        config = {"configurable": {"thread_id": "alias", "checkpoint_ns": ""}}
+        given = [HumanMessage("hi", id="1"), AIMessage("draft", id="2")]
+        cp, versions = _cp(given, "0000000001.00000001")
+        config = saver.put(config, cp, {}, versions)
+        cp2, versions2 = _cp([*given, HumanMessage("more", id="3")], "0000000002.00000002")
+        config = saver.put(config, cp2, {}, versions2)
+        read = saver.get_tuple(config).checkpoint["channel_values"]["messages"]
+        assert [m.content for m in read] == ["hi", "draft", "more"]
+        read[1].content = "edited by the reader"
+        assert given[1].content == "draft"
+        given[0].content = "edited by the caller"
+        again = saver.get_tuple(config).checkpoint["channel_values"]["messages"]
+        assert again[0].content == "hi"
+    finally:
+        db.close()
