@@ -164,8 +164,8 @@ class ValueStore(ListViews):
                 continue  # an empty channel: a version without a row reads back as empty
             covered: list[str] = []
             if type(values[channel]) is list:
-                exists = lambda base: _base_exists(cur, key, base)  # noqa: E731
-                reload = lambda tip: cur.execute(_CHAIN_SQL, (*key, tip, *key)).fetchall()  # noqa: E731
+                exists = lambda base, key=key: _base_exists(cur, key, base)  # noqa: E731
+                reload = lambda tip, key=key: cur.execute(_CHAIN_SQL, (*key, tip, *key)).fetchall()  # noqa: E731
                 chunked = self._chunk_row(key, str(version), values[channel], exists, reload)
                 if chunked is not None:
                     row, covered = chunked

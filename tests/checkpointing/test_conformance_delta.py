@@ -94,7 +94,8 @@ async def _check_all(saver: Any) -> None:
     bare = await history(config=at["bare_head"], channels=["ch"])
     assert bare == {"ch": {"writes": [("task-0", "ch", "b0")]}}  # no ancestor stores a value: no seed
     # the sync method (from a thread, as an async-driver saver requires) answers the same
-    sync = await asyncio.to_thread(saver.get_delta_channel_history, config=at["head"], channels=["ch", "other", "never"])
+    channels = ["ch", "other", "never"]
+    sync = await asyncio.to_thread(saver.get_delta_channel_history, config=at["head"], channels=channels)
     assert sync == head
 
 

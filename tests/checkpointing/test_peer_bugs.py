@@ -26,6 +26,10 @@ def _cp(messages: list[Any], version: str, parent: dict | None = None) -> tuple[
     return cp, {"messages": version}
 
 
+def _n_messages(n: int) -> tuple[dict, dict]:
+    return _cp([HumanMessage(str(j), id=str(j)) for j in range(n)], f"{n:010d}.00000001")
+
+
 def _edit_round_trip(url: str) -> str:
     """Put, read back, edit a message in place, put again; what a fresh saver reads."""
     db = open_database(url)
@@ -79,7 +83,7 @@ def test_pipeline_mode_keep_last_and_prune(pg_url):
             saver = StatelinePostgresSaver(conn, pipe=pipe)
             config = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
             for i in range(3):
-                cp, versions = _cp([HumanMessage(str(j), id=str(j)) for j in range(i + 1)], f"000000000{i + 1}.00000001")
+                cp, versions = _n_messages(i + 1)
                 config = saver.put(config, cp, {}, versions)
             assert saver.keep_last(["t"], 2) == 1
             saver.prune(["t"])
@@ -126,7 +130,7 @@ def test_async_postgres_saver_same_layout(pg_url):
             await saver.setup()
             config = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
             for i in range(3):
-                cp, versions = _cp([HumanMessage(str(j), id=str(j)) for j in range(i + 1)], f"000000000{i + 1}.00000001")
+                cp, versions = _n_messages(i + 1)
                 config = await saver.aput(config, cp, {}, versions)
             head = await saver.aget_tuple(config)
             return head.checkpoint["channel_values"]["messages"][-1].content, "ok"
@@ -205,7 +209,7 @@ def test_async_pg_reads_a_delta_chain_it_has_not_cached(pg_url, use_pool):
             await saver.setup()
             config = {"configurable": {"thread_id": "cold", "checkpoint_ns": ""}}
             for i in range(3):
-                cp, versions = _cp([HumanMessage(str(j), id=str(j)) for j in range(i + 1)], f"000000000{i + 1}.00000001")
+                cp, versions = _n_messages(i + 1)
                 config = await saver.aput(config, cp, {}, versions)
         thread = {"configurable": {"thread_id": "cold"}}
         kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
