@@ -82,7 +82,9 @@ class StatelineAsyncPostgresSaver(AsyncPostgresSaver):
                 (thread_id, checkpoint_ns, checkpoint["id"], parent_id, Jsonb(copy),
                  Jsonb(get_serializable_checkpoint_metadata(config, metadata))),
             )  # fmt: skip
-        return {"configurable": {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint["id"]}}
+        return {
+            "configurable": {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint["id"]}
+        }
 
     async def _put_blob(self, cur: Any, key: Key, version: str, value: Any) -> None:
         if type(value) is list:

@@ -89,13 +89,15 @@ _DELETE_WRITES_SQL = (
 )
 
 _COPY_SQL = (
-    "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata) "
+    "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, "
+    "metadata) "
     "SELECT %s, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata "
     "FROM checkpoints WHERE thread_id = %s ON CONFLICT DO NOTHING",
     "INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob, base_version, length) "
     "SELECT %s, checkpoint_ns, channel, version, type, blob, base_version, length "
     "FROM checkpoint_blobs WHERE thread_id = %s ON CONFLICT DO NOTHING",
-    "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob) "
+    "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, "
+    "type, blob) "
     "SELECT %s, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob "
     "FROM checkpoint_writes WHERE thread_id = %s ON CONFLICT DO NOTHING",
 )
@@ -183,7 +185,8 @@ DELETE_BLOBS_SQL = (
 def _blob_exists(cur: psycopg.Cursor[Any], key: Key, version: str) -> bool:
     return (
         cur.execute(
-            "SELECT 1 FROM checkpoint_blobs WHERE thread_id = %s AND checkpoint_ns = %s AND channel = %s AND version = %s",
+            "SELECT 1 FROM checkpoint_blobs WHERE thread_id = %s AND checkpoint_ns = %s AND channel = %s "
+            "AND version = %s",
             (*key, version),
         ).fetchone()
         is not None

@@ -115,7 +115,9 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
                     Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
                 ),
             )
-        return {"configurable": {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint["id"]}}
+        return {
+            "configurable": {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint["id"]}
+        }
 
     def _put_blob(self, cur: psycopg.Cursor[Any], key: Key, version: str, value: Any) -> None:
         if type(value) is list:
@@ -178,7 +180,8 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
             if value is None:
                 return None
             if value["checkpoint"]["v"] < 4 and value["parent_checkpoint_id"]:  # migrate pending sends
-                sends = cur.execute(self.SELECT_PENDING_SENDS_SQL, (thread_id, [value["parent_checkpoint_id"]])).fetchone()
+                parents = [value["parent_checkpoint_id"]]
+                sends = cur.execute(self.SELECT_PENDING_SENDS_SQL, (thread_id, parents)).fetchone()
                 if sends:
                     if value["channel_values"] is None:
                         value["channel_values"] = []
@@ -289,7 +292,11 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
                 for blob in blobs:
                     if blob["length"] is None:
                         values[blob["channel"]] = self.serde.loads_typed((blob["type"], blob["blob"]))
-                lists = [(b["channel"], b["type"], b["blob"], b["base_version"], b["length"]) for b in blobs if b["length"] is not None]
+                lists = [
+                    (b["channel"], b["type"], b["blob"], b["base_version"], b["length"])
+                    for b in blobs
+                    if b["length"] is not None
+                ]
                 values.update(self._load_lists(cur, thread_id, "", versions, lists))
             checkpoint["channel_values"] = values
             return checkpoint, bool(row["has_writes"])
@@ -414,7 +421,8 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
             (r["checkpoint_ns"], r["channel"], r["version"]): r["base_version"]
             for r in cur.execute(BLOB_BASES_SQL, (thread_id,))
         }
-        named = {(r["checkpoint_ns"], r["channel"], r["version"]) for r in cur.execute(NAMED_VERSIONS_SQL, (thread_id,))}
+        rows = cur.execute(NAMED_VERSIONS_SQL, (thread_id,))
+        named = {(r["checkpoint_ns"], r["channel"], r["version"]) for r in rows}
         doomed = sorted(with_bases(freed, base_of) - with_bases(named, base_of))
         if doomed:
             cur.execute(
