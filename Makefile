@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check bench clean
+.PHONY: demo test check bench peer-suites clean
 
 # mypy resolves modules from folders, not from setuptools' package-dir mapping: give it the
 # installed layout as a tree of links (stateline/graphs -> graphs/, stateline/errors -> stateline_errors/, ...)
@@ -33,5 +33,11 @@ check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# LangGraph's own tests (sdists of the installed versions, cached in .peer-cache/) against
+# stateline's savers; needs STATELINE_TEST_PG_URL (a user with CREATEDB)
+peer-suites: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[peer]'
+	$(BIN)/python -m bench.peer_suites
+
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache demo.db* build
+	rm -rf $(VENV) *.egg-info .pytest_cache demo.db* build .peer-cache

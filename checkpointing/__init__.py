@@ -21,6 +21,8 @@ from ._retention import (
     remove_thread_cleanup,
     vacuum,
 )
+from ._pg_async import StatelineAsyncPostgresSaver
+from ._pg_saver import StatelinePostgresSaver
 from ._saver import StatelineSqliteSaver
 from ._threads import ThreadIndex, ThreadInfo
 from ._url import DEFAULT_URL, DatabaseURL, parse_db_url
@@ -33,6 +35,8 @@ __all__ = [
     "Migration",
     "RetentionReport",
     "Row",
+    "StatelineAsyncPostgresSaver",
+    "StatelinePostgresSaver",
     "StatelineSqliteSaver",
     "ThreadCleanup",
     "ThreadIndex",

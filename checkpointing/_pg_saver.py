@@ -22,114 +22,52 @@ on another driver), and ``list`` fetches every row before yielding the first. He
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from typing import Any
 
 import psycopg
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import CheckpointTuple, get_checkpoint_id, get_serializable_checkpoint_metadata
-from langgraph.checkpoint.postgres import PostgresSaver
-from langgraph.checkpoint.postgres.base import (
-    PRUNE_BLOBS_SQL,
-    SELECT_SQL,
-    _execute,
-    _keep_latest,
-    _refuse_delta_threads,
+from langgraph.checkpoint.base import (
+    CheckpointTuple,
+    DeltaChannelHistory,
+    get_checkpoint_id,
+    get_serializable_checkpoint_metadata,
 )
-from langgraph.checkpoint.serde.base import SerializerProtocol
-from langgraph.checkpoint.serde.types import _DeltaSnapshot
+from langgraph.checkpoint.postgres import PostgresSaver
+from langgraph.checkpoint.postgres.base import PRUNE_DELTA_THREADS_SQL, _execute, _keep_latest, _refuse_delta_threads
 from psycopg.types.json import Jsonb
 
 from stateline.errors import ConfigError
 
+from ._delta import delta_history
+from ._pg_layout import (  # noqa: F401 - MIGRATIONS, UnboxingSerde re-exported
+    _CHAIN_SQL,
+    _COPY_SQL,
+    _DELETE_WRITES_SQL,
+    _INSERT_BLOB_SQL,
+    _SELECT_SQL,
+    BLOB_BASES_SQL,
+    DELETE_BLOBS_SQL,
+    DELETE_FOR_RUNS_SQL,
+    KEEP_LAST_SQL,
+    LIST_PAGE,
+    MIGRATIONS,
+    NAMED_VERSIONS_SQL,
+    SETUP_SQL,
+    UnboxingSerde,
+    _blob_exists,
+    _Boxed,
+    _defer_blob_deletes,
+    _is_primitive,
+    attach_sends,
+    group_sends,
+    split_rows,
+    split_values,
+)
 from ._saver_async import ThreadedAsyncMixin
 from ._values import Key, ListViews, with_bases
-
-LIST_PAGE = 16
-"""Checkpoints fetched per ``list`` query."""
-
-
-class _Boxed:
-    """A primitive channel value routed through the (encrypting) serializer."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-class UnboxingSerde(SerializerProtocol):
-    """Serializes a :class:`_Boxed` value as the value itself."""
-
-    def __init__(self, inner: SerializerProtocol) -> None:
-        self.inner = inner
-
-    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
-        return self.inner.dumps_typed(obj.value if isinstance(obj, _Boxed) else obj)
-
-    def loads_typed(self, data: tuple[str, bytes]) -> Any:
-        return self.inner.loads_typed(data)
-
-
-def _is_primitive(v: Any) -> bool:
-    return v is None or isinstance(v, (str, int, float, bool))
-
-
-MIGRATIONS = [
-    # list deltas (as on SQLite): a row with base_version holds only the items appended
-    # to that version; length is the whole list's. NULL length: a value stored whole by
-    # stock PostgresSaver or an older stateline (read as it is).
-    (
-        1,
-        "ALTER TABLE checkpoint_blobs ADD COLUMN IF NOT EXISTS base_version TEXT;"
-        "ALTER TABLE checkpoint_blobs ADD COLUMN IF NOT EXISTS length INTEGER",
-    ),
-]
-"""Run by ``open_database`` as component ``pg_saver`` (``Database.migrate``)."""
-
-# stock SELECT_SQL, with each blob's base version and list length
-_SELECT_SQL = SELECT_SQL.replace(
-    "array[bl.channel::bytea, bl.type::bytea, bl.blob]",
-    "array[bl.channel::bytea, bl.type::bytea, bl.blob, convert_to(coalesce(bl.base_version, ''), 'UTF8'), "
-    "convert_to(coalesce(bl.length::text, ''), 'UTF8')]",
-)
-assert _SELECT_SQL != SELECT_SQL, "PostgresSaver.SELECT_SQL changed: update _SELECT_SQL"
-
-_INSERT_BLOB_SQL = (
-    "INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob, base_version, length) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING"
-)
-
-_CHAIN_SQL = """
-WITH RECURSIVE chain(version, base_version, type, blob, length, depth) AS (
-    SELECT version, base_version, type, blob, length, 0 FROM checkpoint_blobs
-    WHERE thread_id = %s AND checkpoint_ns = %s AND channel = %s AND version = %s
-    UNION ALL
-    SELECT b.version, b.base_version, b.type, b.blob, b.length, c.depth + 1
-    FROM chain c JOIN checkpoint_blobs b
-      ON b.thread_id = %s AND b.checkpoint_ns = %s AND b.channel = %s AND b.version = c.base_version
-)
-SELECT version, type, blob, length FROM chain ORDER BY depth DESC
-"""
-
-_DELETE_WRITES_SQL = (
-    "DELETE FROM checkpoint_writes w USING unnest(%s::text[], %s::text[]) AS d(ns, id) "
-    "WHERE w.thread_id = %s AND w.checkpoint_ns = d.ns AND w.checkpoint_id = d.id"
-)
-
-_COPY_SQL = (
-    "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata) "
-    "SELECT %s, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata "
-    "FROM checkpoints WHERE thread_id = %s ON CONFLICT DO NOTHING",
-    "INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob, base_version, length) "
-    "SELECT %s, checkpoint_ns, channel, version, type, blob, base_version, length "
-    "FROM checkpoint_blobs WHERE thread_id = %s ON CONFLICT DO NOTHING",
-    "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob) "
-    "SELECT %s, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob "
-    "FROM checkpoint_writes WHERE thread_id = %s ON CONFLICT DO NOTHING",
-)
 
 
 class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
@@ -161,14 +99,7 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
         checkpoint_ns = configurable.pop("checkpoint_ns")
         parent_id = configurable.pop("checkpoint_id", None)
         copy = checkpoint.copy()
-        copy["channel_values"] = copy["channel_values"].copy()
-        blob_values = {}
-        for k, v in checkpoint["channel_values"].items():
-            if isinstance(v, _DeltaSnapshot):
-                blob_values[k] = copy["channel_values"].pop(k)
-                copy["channel_values"][k] = True
-            elif not _is_primitive(v):
-                blob_values[k] = copy["channel_values"].pop(k)
+        copy["channel_values"], blob_values = split_values(checkpoint["channel_values"])
         with self._cursor() as cur, cur.connection.transaction():
             for channel, version in new_versions.items():
                 if channel in blob_values:
@@ -184,11 +115,19 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
                     Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
                 ),
             )
-        return {"configurable": {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint["id"]}}
+        return {
+            "configurable": {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint["id"]}
+        }
 
     def _put_blob(self, cur: psycopg.Cursor[Any], key: Key, version: str, value: Any) -> None:
         if type(value) is list:
-            row = self.lists.encode(self.serde, key, version, value, lambda base: _blob_exists(cur, key, base))
+            row = self.lists.encode(
+                self.serde, key, version, value, lambda base: _blob_exists(cur, key, base),
+                lambda tip: [
+                    (r["version"], r["type"], r["blob"], r["length"])
+                    for r in cur.execute(_CHAIN_SQL, (*key, tip, *key)).fetchall()
+                ],
+            )  # fmt: skip
         else:
             row = (*self.serde.dumps_typed(value), None, None)
         cur.execute(_INSERT_BLOB_SQL, (*key, version, *row))
@@ -196,16 +135,31 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
             self.lists.drop(key)
 
     # -- plumbing ------------------------------------------------------------------
+    def setup(self) -> None:
+        """Stock's tables and migrations, then this saver's own columns: all a ``put`` needs."""
+        super().setup()
+        with self._cursor() as cur:
+            for sql in SETUP_SQL:
+                cur.execute(sql)
+        if self.pipe:
+            self.pipe.sync()
+
     @contextmanager
     def _transaction(self, *, snapshot: bool = False) -> Iterator[psycopg.Cursor[Any]]:
-        """One transaction on a pooled connection; psycopg errors become StorageError."""
+        """One transaction on a pooled connection; psycopg errors become StorageError.
+
+        In pipeline mode (``pipe=``) the pipeline is synced first, so the transaction
+        starts with its isolation level instead of inside what ran since the last sync."""
         from ._pg import translate_error  # _pg imports this module
 
         try:
-            with self._cursor() as cur, cur.connection.transaction():
-                if snapshot:
-                    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                yield cur
+            with self._cursor() as cur:
+                if self.pipe:
+                    self.pipe.sync()
+                with cur.connection.transaction():
+                    if snapshot:
+                        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    yield cur
         except psycopg.Error as exc:
             raise translate_error(exc, "PostgreSQL checkpoints") from exc
 
@@ -226,7 +180,8 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
             if value is None:
                 return None
             if value["checkpoint"]["v"] < 4 and value["parent_checkpoint_id"]:  # migrate pending sends
-                sends = cur.execute(self.SELECT_PENDING_SENDS_SQL, (thread_id, [value["parent_checkpoint_id"]])).fetchone()
+                parents = [value["parent_checkpoint_id"]]
+                sends = cur.execute(self.SELECT_PENDING_SENDS_SQL, (thread_id, parents)).fetchone()
                 if sends:
                     if value["channel_values"] is None:
                         value["channel_values"] = []
@@ -235,13 +190,7 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
 
     def _load_checkpoint_tuple(self, value: Any) -> CheckpointTuple:
         """Stock's, with list values rebuilt from their delta chains (or the cache)."""
-        rows = value["channel_values"] or []
-        plain = [r[:3] for r in rows if len(r) < 5 or not r[4]]
-        lists = [
-            (r[0].decode(), r[1].decode(), r[2], r[3].decode() or None, int(r[4].decode()))
-            for r in rows
-            if len(r) >= 5 and r[4]
-        ]
+        plain, lists = split_rows(value["channel_values"])
         result = super()._load_checkpoint_tuple({**value, "channel_values": plain})
         if lists:
             versions = value["checkpoint"]["channel_versions"]
@@ -300,6 +249,9 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
             with self._cursor() as cur:
                 cur.execute(query, [*page_params, size])
                 rows = cur.fetchall()
+                for thread_id, parents in group_sends(rows).items():  # as get_tuple: pre-v4 sends
+                    sends = cur.execute(self.SELECT_PENDING_SENDS_SQL, (thread_id, parents)).fetchall()
+                    attach_sends(self, rows, thread_id, sends)
             for row in rows:
                 yield self._load_checkpoint_tuple(row)
             if len(rows) < size:
@@ -340,7 +292,11 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
                 for blob in blobs:
                     if blob["length"] is None:
                         values[blob["channel"]] = self.serde.loads_typed((blob["type"], blob["blob"]))
-                lists = [(b["channel"], b["type"], b["blob"], b["base_version"], b["length"]) for b in blobs if b["length"] is not None]
+                lists = [
+                    (b["channel"], b["type"], b["blob"], b["base_version"], b["length"])
+                    for b in blobs
+                    if b["length"] is not None
+                ]
                 values.update(self._load_lists(cur, thread_id, "", versions, lists))
             checkpoint["channel_values"] = values
             return checkpoint, bool(row["has_writes"])
@@ -374,11 +330,7 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
         if not run_ids:
             return
         with self._transaction(snapshot=True) as cur:
-            doomed = cur.execute(
-                "DELETE FROM checkpoints WHERE metadata ->> 'run_id' = ANY(%s) "
-                "RETURNING thread_id, checkpoint_ns, checkpoint_id, checkpoint -> 'channel_versions' AS versions",
-                ([str(r) for r in run_ids],),
-            ).fetchall()
+            doomed = cur.execute(DELETE_FOR_RUNS_SQL, ([str(r) for r in run_ids],)).fetchall()
             self._drop_deleted(cur, doomed)
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
@@ -406,9 +358,12 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
             _execute(cur, _refuse_delta_threads(thread_ids))
         for thread_id in thread_ids:
             freed: list[tuple[str, str, str]] = []
-            with self._cursor() as cur, cur.connection.transaction():
-                _execute(cur, _defer_blob_deletes(_keep_latest(thread_id), freed))
-                self._collect_garbage(cur, thread_id, freed)
+            with self._cursor() as cur:
+                if self.pipe:  # the transaction has to start with its isolation level
+                    self.pipe.sync()
+                with cur.connection.transaction():
+                    _execute(cur, _defer_blob_deletes(_keep_latest(thread_id), freed))
+                    self._collect_garbage(cur, thread_id, freed)
             self.lists.forget_thread(thread_id)
 
     def keep_last(self, thread_ids: Sequence[str], keep: int) -> int:
@@ -422,20 +377,26 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
         deleted = 0
         for thread_id in thread_ids:
             with self._transaction(snapshot=True) as cur:
-                doomed = cur.execute(
-                    "DELETE FROM checkpoints c USING ("
-                    " SELECT checkpoint_ns, checkpoint_id, ROW_NUMBER() OVER ("
-                    "  PARTITION BY checkpoint_ns ORDER BY checkpoint_id DESC) AS rn"
-                    " FROM checkpoints WHERE thread_id = %s) AS r "
-                    "WHERE c.thread_id = %s AND c.checkpoint_ns = r.checkpoint_ns "
-                    "AND c.checkpoint_id = r.checkpoint_id AND r.rn > %s "
-                    "RETURNING c.thread_id, c.checkpoint_ns, c.checkpoint_id, "
-                    "c.checkpoint -> 'channel_versions' AS versions",
-                    (str(thread_id), str(thread_id), keep),
-                ).fetchall()
+                if cur.execute(PRUNE_DELTA_THREADS_SQL, ([str(thread_id)],) * 2, prepare=False).fetchone():
+                    continue  # its DeltaChannel values are rebuilt from older checkpoints: keep them
+                doomed = cur.execute(KEEP_LAST_SQL, (str(thread_id), str(thread_id), keep)).fetchall()
                 self._drop_deleted(cur, doomed)
                 deleted += len(doomed)
         return deleted
+
+    def delta_threads(self, thread_ids: Sequence[str]) -> list[str]:
+        """Those of ``thread_ids`` whose graph uses a ``DeltaChannel`` (retention leaves them whole)."""
+        ids = [str(t) for t in thread_ids]
+        with self._transaction() as cur:
+            found = {r["thread_id"] for r in cur.execute(PRUNE_DELTA_THREADS_SQL, (ids, ids), prepare=False)}
+        return [t for t in ids if t in found]
+
+    def get_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        """LangGraph's walk over this saver's ``get_tuple`` (deltas rebuilt), ending at a
+        checkpoint already visited; an inline None is no seed, as in stock PostgresSaver."""
+        return delta_history(self.get_tuple, config, channels, none_is_value=False)
 
     def _drop_deleted(self, cur: psycopg.Cursor[Any], doomed: Sequence[Any]) -> None:
         """Writes of the deleted checkpoints, and blobs only they needed (caller's transaction)."""
@@ -458,51 +419,13 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
             return
         base_of = {
             (r["checkpoint_ns"], r["channel"], r["version"]): r["base_version"]
-            for r in cur.execute(
-                "SELECT checkpoint_ns, channel, version, base_version FROM checkpoint_blobs "
-                "WHERE thread_id = %s AND base_version IS NOT NULL",
-                (thread_id,),
-            )
+            for r in cur.execute(BLOB_BASES_SQL, (thread_id,))
         }
-        named = {
-            (r["checkpoint_ns"], r["channel"], r["version"])
-            for r in cur.execute(
-                "SELECT c.checkpoint_ns, v.key AS channel, v.value AS version FROM checkpoints c "
-                "CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') AS v WHERE c.thread_id = %s",
-                (thread_id,),
-            )
-        }
+        rows = cur.execute(NAMED_VERSIONS_SQL, (thread_id,))
+        named = {(r["checkpoint_ns"], r["channel"], r["version"]) for r in rows}
         doomed = sorted(with_bases(freed, base_of) - with_bases(named, base_of))
         if doomed:
             cur.execute(
-                "DELETE FROM checkpoint_blobs b USING unnest(%s::text[], %s::text[], %s::text[]) AS d(ns, channel, version) "
-                "WHERE b.thread_id = %s AND b.checkpoint_ns = d.ns AND b.channel = d.channel AND b.version = d.version",
+                DELETE_BLOBS_SQL,
                 ([d[0] for d in doomed], [d[1] for d in doomed], [d[2] for d in doomed], thread_id),
             )
-
-
-def _blob_exists(cur: psycopg.Cursor[Any], key: Key, version: str) -> bool:
-    return (
-        cur.execute(
-            "SELECT 1 FROM checkpoint_blobs WHERE thread_id = %s AND checkpoint_ns = %s AND channel = %s AND version = %s",
-            (*key, version),
-        ).fetchone()
-        is not None
-    )
-
-
-def _defer_blob_deletes(statements: Any, freed: list[tuple[str, str, str]]) -> Any:
-    """Stock keep_latest's statements minus its blob deletes, whose (ns, channel, version)
-    go to ``freed`` for the delta-aware garbage collection instead."""
-    try:
-        sql, params, fetch = next(statements)
-        while True:
-            if sql == PRUNE_BLOBS_SQL:
-                _, ns, channel, versions = params
-                freed.extend((ns, channel, v) for v in versions)
-                rows: Any = []
-            else:
-                rows = yield sql, params, fetch
-            sql, params, fetch = statements.send(rows)
-    except StopIteration:
-        return

@@ -117,6 +117,7 @@ class RetentionReport:
 
 
 UNFINISHED = "unfinished (running, waiting for approval, or stopped mid-turn)"
+DELTA = "uses a DeltaChannel (its value is rebuilt from older checkpoints, so they are all kept)"
 
 
 def apply_retention(
@@ -156,6 +157,9 @@ def apply_retention(
         )
         settled = [t for t in settled if t not in report.deleted_threads]
     if keep_last is not None:
+        for t in saver.delta_threads(settled):  # keep_last leaves them whole: say so
+            report.skipped[t] = DELTA
+        settled = [t for t in settled if t not in report.skipped]
         report.pruned_checkpoints = saver.keep_last(settled, keep_last)
         report.pruned_threads = settled
     if vacuum_after:

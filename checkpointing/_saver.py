@@ -36,7 +36,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any, cast
 
@@ -48,6 +48,7 @@ from langgraph.checkpoint.base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
+    DeltaChannelHistory,
     SerializerProtocol,
     get_checkpoint_id,
     get_checkpoint_metadata,
@@ -57,6 +58,7 @@ from stateline.errors import ConfigError
 
 from . import _archive, _sqlite
 from ._codec import ZlibCodec, next_version
+from ._delta import DELTA_METADATA_KEYS, delta_history
 from ._saver_async import ThreadedAsyncMixin
 from ._saver_rows import (
     COLUMNS,
@@ -353,6 +355,8 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         )  # fmt: skip
         with self._transaction(write=True, durable=True) as cur:
             stored = {k: v for k, v in new_versions.items() if k not in inline}
+            rest = {k: v for k, v in values.items() if k not in inline and k not in stored}
+            stored.update(self.values.unstored(cur, thread_id, ns, rest, checkpoint["channel_versions"]))
             self.values.write(cur, thread_id, ns, values, stored)
             _archive.unarchive_from(cur, thread_id, ns, checkpoint["id"])
             cur.execute(
@@ -441,8 +445,21 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         deleted = 0
         for thread_id in thread_ids:
             with self._transaction(write=True) as cur:
+                if _delta_thread(cur, str(thread_id)):
+                    continue  # its DeltaChannel values are rebuilt from older checkpoints: keep them
                 deleted += prune_thread_rows(cur, self.codec, str(thread_id), keep)
         return deleted
+
+    def delta_threads(self, thread_ids: Sequence[str]) -> list[str]:
+        """Those of ``thread_ids`` whose graph uses a ``DeltaChannel`` (retention leaves them whole)."""
+        with self._transaction(write=False) as cur:
+            return [str(t) for t in thread_ids if _delta_thread(cur, str(t))]
+
+    def get_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        """LangGraph's walk over ``get_tuple``, ending at a checkpoint already visited."""
+        return delta_history(self.get_tuple, config, channels, none_is_value=True)
 
     def get_next_version(self, current: str | None, channel: None) -> str:
         return next_version(current)
@@ -513,6 +530,18 @@ def _is_small(value: Any) -> bool:
     if value is None or type(value) in (bool, int, float):
         return True
     return type(value) is str and len(value) <= INLINE_STR
+
+
+_DELTA_THREAD_SQL = (
+    "SELECT 1 FROM sl_checkpoints WHERE thread_id = ? AND ("
+    + " OR ".join(f"json_extract(CAST(metadata AS TEXT), '$.{k}') IS NOT NULL" for k in DELTA_METADATA_KEYS)
+    + ") LIMIT 1"
+)
+
+
+def _delta_thread(cur: sqlite3.Cursor, thread_id: str) -> bool:
+    """Whether LangGraph marked a checkpoint of the thread as one of a ``DeltaChannel`` graph."""
+    return cur.execute(_DELTA_THREAD_SQL, (thread_id,)).fetchone() is not None
 
 
 def _config(thread_id: str, ns: str, checkpoint_id: str) -> RunnableConfig:

@@ -61,10 +61,13 @@ def build_message(cls: type, fields: dict[str, Any], extra_allowed: bool) -> Any
 class FastReadSerializer(JsonPlusSerializer):
     """``JsonPlusSerializer`` whose msgpack reads build LangChain messages without re-validation."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._stock_hook = getattr(self, "_unpack_ext_hook", None)
-        """LangGraph's hook (with its allowlist) for every other extension type."""
+    @property
+    def _stock_hook(self) -> Any:
+        """LangGraph's hook (with its allowlist) for every other extension type.
+
+        Read on each call, never captured: ``with_msgpack_allowlist`` clones the
+        serializer and gives the clone a hook of its own allowlist."""
+        return self.__dict__.get("_unpack_ext_hook")
 
     def loads_typed(self, data: tuple[str, bytes]) -> Any:
         if data[0] != "msgpack" or self._stock_hook is None:
@@ -77,5 +80,6 @@ class FastReadSerializer(JsonPlusSerializer):
             fast = _FAST.get((tup[0], tup[1])) if len(tup) >= 3 and isinstance(tup[2], dict) else None
             if fast is not None and fast[1] == tup[2].keys():
                 return build_message(fast[0], tup[2], fast[2])
-        assert self._stock_hook is not None
-        return self._stock_hook(code, data)
+        hook = self._stock_hook
+        assert hook is not None
+        return hook(code, data)

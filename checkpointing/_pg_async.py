@@ -1,0 +1,304 @@
+"""StatelineAsyncPostgresSaver: the PostgreSQL saver on psycopg's async driver.
+
+LangGraph's ``AsyncPostgresSaver`` with the layout of :class:`StatelinePostgresSaver`
+(``_pg_layout``): list values as deltas with the same cache and prefix check
+(``_lists.ListViews``), ``setup()`` adding the saver's columns, ``delete_for_runs``,
+``copy_thread``, ``keep_last`` and a delta-aware ``prune``. The two savers read and
+write one database interchangeably. Sync methods run the async ones on the saver's loop
+from another thread (stock's rule).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import CheckpointTuple, DeltaChannelHistory, get_serializable_checkpoint_metadata
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.postgres.base import PRUNE_DELTA_THREADS_SQL, _aexecute, _keep_latest, _refuse_delta_threads
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from stateline.errors import ConfigError
+
+from ._delta import adelta_history
+from ._lists import Key, ListViews
+from ._pg_layout import (
+    _CHAIN_SQL,
+    _COPY_SQL,
+    _DELETE_WRITES_SQL,
+    _INSERT_BLOB_SQL,
+    _SELECT_SQL,
+    BLOB_BASES_SQL,
+    DELETE_BLOBS_SQL,
+    DELETE_FOR_RUNS_SQL,
+    KEEP_LAST_SQL,
+    NAMED_VERSIONS_SQL,
+    SETUP_SQL,
+    _defer_blob_deletes,
+    split_rows,
+    split_values,
+)
+from ._values import with_bases
+
+
+class StatelineAsyncPostgresSaver(AsyncPostgresSaver):
+    """``AsyncPostgresSaver`` with stateline's delta layout and all nine conformance capabilities."""
+
+    SELECT_SQL = _SELECT_SQL
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lists = ListViews()
+        self._holder: tuple[Any, Any] | None = None
+        """(task, connection) while a task is inside ``_cursor`` (see ``_side_cursor``)."""
+
+    async def setup(self) -> None:
+        """Stock's tables and migrations, then this saver's own columns."""
+        await super().setup()
+        async with self._cursor() as cur:
+            for sql in SETUP_SQL:
+                await cur.execute(sql)
+        if self.pipe:
+            await self.pipe.sync()
+
+    # -- writing -------------------------------------------------------------------
+    async def aput(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> RunnableConfig:
+        configurable = config["configurable"].copy()
+        thread_id = configurable.pop("thread_id")
+        checkpoint_ns = configurable.pop("checkpoint_ns")
+        parent_id = configurable.pop("checkpoint_id", None)
+        copy = checkpoint.copy()
+        copy["channel_values"], blob_values = split_values(checkpoint["channel_values"])
+        async with self._cursor(pipeline=True) as cur:
+            for channel, version in new_versions.items():
+                if channel in blob_values:
+                    await self._put_blob(cur, (thread_id, checkpoint_ns, channel), str(version), blob_values[channel])
+            await cur.execute(
+                self.UPSERT_CHECKPOINTS_SQL,
+                (thread_id, checkpoint_ns, checkpoint["id"], parent_id, Jsonb(copy),
+                 Jsonb(get_serializable_checkpoint_metadata(config, metadata))),
+            )  # fmt: skip
+        return {
+            "configurable": {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint["id"]}
+        }
+
+    async def _put_blob(self, cur: Any, key: Key, version: str, value: Any) -> None:
+        if type(value) is list:
+            view = self.lists._view(key)
+            candidates = list(view.lengths) if view is not None else []
+            existing: set[str] = set()
+            if candidates:  # the encoder's base check, answered for every version it may pick
+                await cur.execute(
+                    "SELECT version FROM checkpoint_blobs WHERE thread_id = %s AND checkpoint_ns = %s "
+                    "AND channel = %s AND version = ANY(%s)",
+                    (*key, candidates),
+                )
+                existing = {r["version"] for r in await cur.fetchall()}
+            chain: list[tuple] = []
+            if view is not None and view.exposed and view.private is None and view.tip is not None:
+                chain = await self._chain(cur, key, view.tip)
+            row = self.lists.encode(self.serde, key, version, value, existing.__contains__, lambda _tip: chain)
+        else:
+            row = (*self.serde.dumps_typed(value), None, None)
+        await cur.execute(_INSERT_BLOB_SQL, (*key, version, *row))
+        if cur.rowcount == 0:
+            self.lists.drop(key)
+
+    @staticmethod
+    async def _chain(cur: Any, key: Key, version: str) -> list[tuple]:
+        await cur.execute(_CHAIN_SQL, (*key, version, *key))
+        return [(r["version"], r["type"], r["blob"], r["length"]) for r in await cur.fetchall()]
+
+    # -- reading -------------------------------------------------------------------
+    async def _load_checkpoint_tuple(self, value: Any) -> CheckpointTuple:
+        plain, lists = split_rows(value["channel_values"])
+        result = await super()._load_checkpoint_tuple({**value, "channel_values": plain})
+        if lists:
+            versions = value["checkpoint"]["channel_versions"]
+            values: dict[str, Any] = {}
+            for channel, type_, blob, base, length in lists:
+                key, version = (value["thread_id"], value["checkpoint_ns"], channel), str(versions[channel])
+                cached = self.lists.cached(key, version)
+                if cached is not None:
+                    values[channel] = cached
+                    continue
+                if base is None:
+                    rows = [(version, type_, blob, length)]
+                else:
+                    async with self._side_cursor() as cur:
+                        rows = await self._chain(cur, key, version)
+                values[channel] = self.lists.rebuild(self.serde, key, rows)
+            result.checkpoint["channel_values"].update(values)
+        return result
+
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        """As :class:`StatelinePostgresSaver`'s: an inline None is no seed; loops end."""
+        return await adelta_history(self.aget_tuple, config, channels, none_is_value=False)
+
+    def get_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        return self._sync(self.aget_delta_channel_history(config=config, channels=channels))
+
+    # -- thread administration -----------------------------------------------------
+    async def adelete_thread(self, thread_id: str) -> None:
+        await super().adelete_thread(thread_id)
+        self.lists.forget_thread(str(thread_id))
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        if not run_ids:
+            return
+        async with self._transaction(snapshot=True) as cur:
+            await cur.execute(DELETE_FOR_RUNS_SQL, ([str(r) for r in run_ids],))
+            await self._drop_deleted(cur, await cur.fetchall())
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        async with self._transaction() as cur:
+            for sql in _COPY_SQL:
+                await cur.execute(sql, (str(target_thread_id), str(source_thread_id)))
+        self.lists.forget_thread(str(target_thread_id))
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Stock ``aprune``; ``keep_latest`` keeps the bases of the kept list deltas too."""
+        if strategy != "keep_latest" or isinstance(thread_ids, str):
+            await super().aprune(thread_ids, strategy=strategy)
+            for thread_id in [] if isinstance(thread_ids, str) else thread_ids:
+                self.lists.forget_thread(str(thread_id))
+            return
+        ids = [str(t) for t in thread_ids]
+        if not ids:
+            return
+        async with self._cursor() as cur:
+            await _aexecute(cur, _refuse_delta_threads(ids))
+        for thread_id in ids:
+            freed: list[tuple[str, str, str]] = []
+            async with self._transaction() as cur:
+                await _aexecute(cur, _defer_blob_deletes(_keep_latest(thread_id), freed))
+                await self._collect_garbage(cur, thread_id, freed)
+            self.lists.forget_thread(thread_id)
+
+    async def akeep_last(self, thread_ids: Sequence[str], keep: int) -> int:
+        """Keep the ``keep`` newest checkpoints per namespace; threads with a DeltaChannel stay whole."""
+        if keep < 1:
+            raise ConfigError(f"keep_last must be at least 1 (the head a thread resumes from), got {keep}")
+        deleted = 0
+        for thread_id in [str(t) for t in thread_ids]:
+            async with self._transaction(snapshot=True) as cur:
+                await cur.execute(PRUNE_DELTA_THREADS_SQL, ([thread_id],) * 2, prepare=False)
+                if await cur.fetchone():
+                    continue
+                await cur.execute(KEEP_LAST_SQL, (thread_id, thread_id, keep))
+                doomed = await cur.fetchall()
+                await self._drop_deleted(cur, doomed)
+                deleted += len(doomed)
+        return deleted
+
+    def keep_last(self, thread_ids: Sequence[str], keep: int) -> int:
+        return self._sync(self.akeep_last(thread_ids, keep))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        self._sync(self.adelete_for_runs(run_ids))
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        self._sync(self.acopy_thread(source_thread_id, target_thread_id))
+
+    # -- plumbing ------------------------------------------------------------------
+    def _sync(self, coro: Any) -> Any:
+        """Run ``coro`` on the saver's loop from another thread (stock's rule for sync calls)."""
+        try:
+            if asyncio.get_running_loop() is self.loop:
+                coro.close()
+                raise asyncio.InvalidStateError(
+                    "Synchronous calls to StatelineAsyncPostgresSaver are only allowed from a "
+                    "different thread; from the loop's thread use the async methods (a...)"
+                )
+        except RuntimeError:
+            pass
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def _transaction(self, *, snapshot: bool = False) -> Any:
+        return _Transaction(self, snapshot)
+
+    @asynccontextmanager
+    async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[Any]:
+        """Stock ``_cursor`` (it holds ``self.lock``), noting which task holds it on which connection."""
+        async with super()._cursor(pipeline=pipeline) as cur:
+            outer = self._holder
+            self._holder = (asyncio.current_task(), cur.connection)
+            try:
+                yield cur
+            finally:
+                self._holder = outer
+
+    @asynccontextmanager
+    async def _side_cursor(self) -> AsyncIterator[Any]:
+        """A cursor for a read made while a row is loaded.
+
+        Stock ``aget_tuple``/``alist`` load rows inside ``_cursor`` (holding the
+        non-reentrant ``self.lock``); a delta chain read there through ``_cursor`` would
+        wait on its own task forever. The task holding the lock reads on its connection.
+        """
+        held = self._holder
+        if held is not None and held[0] is asyncio.current_task():
+            async with held[1].cursor(binary=True, row_factory=dict_row) as cur:
+                yield cur
+        else:
+            async with self._cursor() as cur:
+                yield cur
+
+    async def _drop_deleted(self, cur: Any, doomed: Sequence[Any]) -> None:
+        by_thread: dict[str, list[Any]] = {}
+        for row in doomed:
+            by_thread.setdefault(row["thread_id"], []).append(row)
+        for thread_id, rows in by_thread.items():
+            await cur.execute(
+                _DELETE_WRITES_SQL, ([r["checkpoint_ns"] for r in rows], [r["checkpoint_id"] for r in rows], thread_id)
+            )
+            freed = [(r["checkpoint_ns"], ch, str(v)) for r in rows for ch, v in (r["versions"] or {}).items()]
+            await self._collect_garbage(cur, thread_id, freed)
+            self.lists.forget_thread(thread_id)
+
+    @staticmethod
+    async def _collect_garbage(cur: Any, thread_id: str, freed: Sequence[tuple[str, str, str]]) -> None:
+        """As the sync saver's: freed blobs and bases nothing remaining needs."""
+        if not freed:
+            return
+        await cur.execute(BLOB_BASES_SQL, (thread_id,))
+        base_of = {(r["checkpoint_ns"], r["channel"], r["version"]): r["base_version"] for r in await cur.fetchall()}
+        await cur.execute(NAMED_VERSIONS_SQL, (thread_id,))
+        named = {(r["checkpoint_ns"], r["channel"], r["version"]) for r in await cur.fetchall()}
+        doomed = sorted(with_bases(freed, base_of) - with_bases(named, base_of))
+        if doomed:
+            await cur.execute(
+                DELETE_BLOBS_SQL, ([d[0] for d in doomed], [d[1] for d in doomed], [d[2] for d in doomed], thread_id)
+            )
+
+
+class _Transaction:
+    """``async with``: one transaction (pipeline synced first), optionally REPEATABLE READ."""
+
+    def __init__(self, saver: StatelineAsyncPostgresSaver, snapshot: bool) -> None:
+        self.saver, self.snapshot = saver, snapshot
+
+    async def __aenter__(self) -> Any:
+        self._cursor_cm = self.saver._cursor()
+        cur = await self._cursor_cm.__aenter__()
+        if self.saver.pipe:
+            await self.saver.pipe.sync()
+        self._tx = cur.connection.transaction()
+        await self._tx.__aenter__()
+        if self.snapshot:
+            await cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return cur
+
+    async def __aexit__(self, *exc: Any) -> None:
+        try:
+            await self._tx.__aexit__(*exc)
+        finally:
+            await self._cursor_cm.__aexit__(*exc)
