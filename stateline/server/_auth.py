@@ -138,11 +138,12 @@ class AuditLog:
     def __init__(self, db: Database) -> None:
         self._db = db
         db.migrate("audit_log", AUDIT_MIGRATIONS)
+        db.seal_columns("audit_log", "detail")
 
     def record(self, user_id: str, action: str, target: str | None, outcome: int, detail: str | None = None) -> None:
         self._db.execute(
             "INSERT INTO audit_log(audit_id, at, user_id, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (new_id(), now(), user_id, action, target, outcome, detail),
+            (new_id(), now(), user_id, action, target, outcome, self._db.encrypt(detail)),
         )
 
     def rows(self, *, user_id: str | None = None, target: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
@@ -155,4 +156,4 @@ class AuditLog:
             params.append(target)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = self._db.query(f"SELECT * FROM audit_log{clause} ORDER BY at DESC LIMIT ?", (*params, limit))
-        return [dict(r) for r in rows]
+        return [{**dict(r), "detail": self._db.decrypt(r["detail"])} for r in rows]
