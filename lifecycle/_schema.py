@@ -100,5 +100,6 @@ SEALED = {
     "tracking_runs": ("input", "error_message"),
     "tracking_events": ("error_message", "detail"),
     "effect_ledger": ("result", "error", "resolution"),
+    "lifecycle_transitions": ("reason",),
 }
 """Columns that can hold user content: sealed with ``Database.encrypt`` when a key is set."""
