@@ -30,6 +30,12 @@ def check_message(text: object, *, limit: int = MAX_MESSAGE_CHARS) -> str:
     if not isinstance(text, str):
         raise InvalidInputError(f"message must be text, got {type(text).__name__}")
     text = text.strip()
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError("message is not valid Unicode text (it holds a lone surrogate)") from None
+    if "\x00" in text:
+        raise InvalidInputError("message holds a NUL character; remove it")
     if not text:
         raise InvalidInputError("message is empty; type what you want to say")
     if len(text) > limit:
