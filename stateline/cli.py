@@ -223,6 +223,7 @@ def main(argv: list[str] | None = None) -> None:
 from . import _cli_ops  # noqa: E402,F401 - registers runs, stats, recover, effects, agents pause/...
 from . import _cli_worker  # noqa: E402,F401 - registers enqueue, jobs, worker
 from . import _cli_storage  # noqa: E402,F401 - registers prune, rekey, threads history/rewind/fork/delete
+from . import _cli_backup  # noqa: E402,F401 - registers backup, restore, check
 
 
 if __name__ == "__main__":
