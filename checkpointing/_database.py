@@ -188,7 +188,7 @@ def checkpoint_wal(backend: Backend) -> None:
     """``PRAGMA wal_checkpoint(TRUNCATE)``; a busy or read-only database is left as it is."""
     try:
         backend.query("PRAGMA wal_checkpoint(TRUNCATE)")
-    except (StorageError, sqlite3.Error):
+    except (StorageError, sqlite3.Error):  # noqa: S110 - busy or read-only: nothing to do
         pass
 
 

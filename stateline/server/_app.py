@@ -137,7 +137,7 @@ class RequireToken:
         self.audit.record(ANONYMOUS, action, path[:200], 401, detail, thread_id=thread[:200] if thread else None)
 
 
-def UNAUTHORIZED() -> JSONResponse:  # noqa: N802 - reads as a constant
+def UNAUTHORIZED() -> JSONResponse:
     return _error(401, "Unauthorized", "send Authorization: Bearer <token> with a known API token",
                   {"WWW-Authenticate": "Bearer"})
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from stateline.checkpointing import Database, ThreadIndex, ThreadInfo
 from stateline._ids import check_id, new_id
+from stateline.checkpointing import Database, ThreadIndex, ThreadInfo
 from stateline.errors import InvalidInputError
 
 Policy = Literal["reject", "enqueue"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
-
 from stateline.graphs import Agent
 from stateline.nodes import ActContext
 

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+from stateline.checkpointing import backup_database, restore_database
 
 from stateline import App
 from stateline._session import open_session
-from stateline.checkpointing import backup_database, restore_database
 from tests.security.scan import file_hits
 from tests.server_kit import ROOT, ServerProcess, new_thread
 
@@ -40,7 +40,7 @@ for i in itertools.count():
 
 
 def cli(url: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "stateline", "--db", url, *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "stateline", "--db", url, *args], check=False, cwd=ROOT, capture_output=True,
                           text=True, timeout=120, env={**os.environ, **(env or {})})
 
 

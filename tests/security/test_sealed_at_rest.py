@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from stateline.checkpointing import ThreadIndex, open_database
 from stateline.lifecycle import DurableLedger, RunLog
 from stateline.lifecycle._queue import RunQueue
+
 from tests.security.scan import file_hits, pg_dump_file, table_hits
 from tests.server_kit import ROOT, ServerProcess
 
@@ -33,7 +33,7 @@ def cli(url: str, *args: str, key: str | None, log: Path) -> subprocess.Complete
     env = {k: v for k, v in os.environ.items() if k != "STATELINE_AES_KEY"}
     if key:
         env["STATELINE_AES_KEY"] = key
-    done = subprocess.run([sys.executable, "-m", "stateline", "--db", url, *args], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "stateline", "--db", url, *args], check=False, cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     with log.open("a") as f:
         f.write(done.stdout + done.stderr)
