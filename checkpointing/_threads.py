@@ -109,7 +109,8 @@ class ThreadIndex:
             tx.execute(
                 "INSERT INTO threads(thread_id, user_id, workflow, created_at, updated_at, turns) "
                 "VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT(thread_id) DO UPDATE SET "
-                "updated_at = excluded.updated_at, turns = threads.turns + 1",
+                "updated_at = excluded.updated_at, turns = threads.turns + 1, "
+                "workflow = COALESCE(threads.workflow, excluded.workflow)",
                 (thread_id, user_id, workflow, t, t),
             )
 

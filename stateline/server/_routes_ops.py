@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ._context import ServerContext
 
 
-STATIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.(js|css|svg)$")
+STATIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\.(js|css|svg)$")
 """The only names /static serves (no NUL, no path, no dot files)."""
 
 
