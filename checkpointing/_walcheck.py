@@ -11,6 +11,10 @@ file, without writing a byte.
 
 Frames left over from an earlier generation of the WAL (other salts, after SQLite reset
 it) are not part of the log and are not checked, as SQLite does not read them either.
+A crash mid-transaction leaves a torn tail (frames, or part of one, never committed): that
+is not damage. So a bad or missing frame is reported when the log goes on intact after it,
+or when the ``-shm`` wal-index (left by the crashed process) says more frames were
+committed than the file still holds intact.
 A process writing the WAL while it is read can make it look torn for an instant, so a
 problem is only reported when it is still there when read again.
 """
@@ -95,27 +99,79 @@ def _scan(wal: Path) -> WalReport | None:
             raise _damaged(wal, "bad header: its checksum does not match")
         if page_size < 512 or page_size > 65536 or page_size & (page_size - 1):
             raise _damaged(wal, f"bad header: page size {page_size}")
+        committed = _committed_frames(wal, head[16:24])
         frame = FRAME_HEADER + page_size
-        if (size - HEADER) % frame:
-            raise _damaged(wal, f"truncated: {size} bytes end inside frame {(size - HEADER) // frame + 1}")
-        return _frames(f, wal, frame, (salt1, salt2), (c0, c1), big, size)
+        scan = _frames(f, frame, (salt1, salt2), (c0, c1), big, size)
+    if scan.bad is not None and scan.continues:
+        raise _damaged(wal, f"frame {scan.bad} fails its checksum while the frames after it are intact")
+    if committed is not None and scan.frames < committed:
+        torn = (size - HEADER) % frame
+        what = (f"truncated: {size} bytes end inside frame {(size - HEADER) // frame + 1}" if torn
+                else f"frame {scan.bad} fails its checksum" if scan.bad is not None else "truncated")
+        raise _damaged(wal, f"{what}; {committed} frames were committed, {scan.frames} are intact")
+    # anything after the intact frames is the torn tail of a transaction that never committed,
+    # which is what a crash leaves behind; SQLite ignores it and so do we
+    return WalReport(scan.frames, scan.commits, page_size)
 
 
-def _frames(f: object, wal: Path, frame: int, salts: tuple[int, int], sums: tuple[int, int], big: bool,
-            size: int) -> WalReport:
+def _committed_frames(wal: Path, salts: bytes) -> int | None:
+    """How many frames the ``-shm`` wal-index says were committed to this WAL, if it knows.
+
+    Its header (two identical 48-byte copies, native byte order) holds ``mxFrame`` at offset
+    16 and the WAL's salts at 32; it is only trusted when initialized and for these salts.
+    """
+    try:
+        with open(f"{str(wal)[:-4]}-shm", "rb") as f:
+            data = f.read(96)
+    except OSError:
+        return None
+    if len(data) < 96 or data[:48] != data[48:96]:
+        return None
+    version, is_init, mx_frame = struct.unpack_from("=I", data, 0)[0], data[12], struct.unpack_from("=I", data, 16)[0]
+    if version != 3007000 or is_init != 1 or data[32:40] != salts:
+        return None
+    return int(mx_frame)
+
+
+@dataclass(frozen=True)
+class _Scan:
+    frames: int
+    """Intact frames of the current generation, from the start."""
+    commits: int
+    """Commit frames among them."""
+    bad: int | None
+    """The first frame (1-based) whose checksum fails, if any."""
+    continues: bool
+    """Whether the frame after the bad one checks out against the bad one's stored checksum:
+    the log goes on past the damage (a flipped byte), rather than ending in a torn write."""
+
+
+def _frames(f: object, frame: int, salts: tuple[int, int], sums: tuple[int, int], big: bool, size: int) -> _Scan:
     frames = commits = 0
     s0, s1 = sums
     read = f.read  # type: ignore[attr-defined]
-    while HEADER + (frames + 1) * frame <= size:
+    bad: int | None = None
+    end = HEADER + frame
+    while end <= size:
         data = read(frame)
-        page, commit, salt1, salt2, f0, f1 = struct.unpack(">6I", data[:FRAME_HEADER])
+        _page, commit, salt1, salt2, f0, f1 = struct.unpack(">6I", data[:FRAME_HEADER])
         if (salt1, salt2) != salts:
             break  # an earlier generation's frame: the log ends here
-        if HEADER + (frames + 1) * frame <= CHECK_MAX_BYTES:
-            s0, s1 = checksum(data[:8], s0, s1, big)
-            s0, s1 = checksum(data[FRAME_HEADER:], s0, s1, big)
-            if (s0, s1) != (f0, f1):
-                raise _damaged(wal, f"frame {frames + 1} (page {page}) fails its checksum")
+        if end <= CHECK_MAX_BYTES:
+            if bad is not None:  # the frame after a bad one: does the chain go on from its stored sums?
+                return _Scan(frames, commits, bad, _frame_sum(data, s0, s1, big) == (f0, f1))
+            t0, t1 = _frame_sum(data, s0, s1, big)
+            if (t0, t1) != (f0, f1):
+                bad, s0, s1 = frames + 1, f0, f1
+                end += frame
+                continue
+            s0, s1 = t0, t1
         frames += 1
         commits += int(commit != 0)
-    return WalReport(frames, commits, frame - FRAME_HEADER)
+        end += frame
+    return _Scan(frames, commits, bad, False)
+
+
+def _frame_sum(data: bytes, s0: int, s1: int, big: bool) -> tuple[int, int]:
+    s0, s1 = checksum(data[:8], s0, s1, big)
+    return checksum(data[FRAME_HEADER:], s0, s1, big)

@@ -71,7 +71,7 @@ class RunLog:
         row = self._db.query_one(
             "SELECT * FROM tracking_runs WHERE thread_id = ? ORDER BY started_at DESC, run_id DESC LIMIT 1", (thread_id,)
         )
-        return None if row is None else run_info(row)
+        return None if row is None else run_info(row, self._db)
 
     def thread_runs(self, thread_id: str) -> list[RunInfo]:
         """Every run of ``thread_id``, oldest first."""

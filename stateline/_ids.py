@@ -36,10 +36,6 @@ def check_message(text: object, *, limit: int = MAX_MESSAGE_CHARS) -> str:
             f"message is not valid UTF-8 text (undecodable character at position {exc.start}); send it as UTF-8"
         ) from None
     text = text.strip()
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInputError("message is not valid Unicode text (it holds a lone surrogate)") from None
     if "\x00" in text:
         raise InvalidInputError("message holds a NUL character; remove it")
     if not text:

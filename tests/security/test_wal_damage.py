@@ -101,3 +101,23 @@ def test_a_damaged_wal_is_a_typed_error_exit_2_and_nothing_changes(crashed, tmp_
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and "write-ahead log" in lines[0], done.stderr
     assert digests(db) == before  # not one byte of db, -wal or -shm changed
+
+
+def _torn_tail(wal: Path, whole: bool) -> None:
+    """What a crash mid-transaction leaves: the start of a frame never committed (same salts)."""
+    data = wal.read_bytes()
+    page = _page_size(wal)
+    frame = bytearray(data[HEADER:HEADER + 24 + page])  # frame 1's layout: salts of this generation
+    frame[4:8] = b"\0\0\0\0"  # not a commit frame
+    frame[24:] = os.urandom(page)  # its checksum no longer matches: a torn page
+    wal.write_bytes(data + bytes(frame if whole else frame[:24 + 100]))
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["partial frame", "torn page"])
+def test_a_torn_uncommitted_tail_is_not_damage(crashed, tmp_path, whole):
+    db = copy_of(crashed, tmp_path)
+    _torn_tail(Path(f"{db}-wal"), whole)
+    assert check_wal(db) is not None  # nothing committed is missing: SQLite drops the tail, so do we
+    done = cli(db, "--json", "threads", "list")
+    assert done.returncode == 0, done.stderr
+    assert sorted(t["thread_id"] for t in json.loads(done.stdout)) == ["t0", "t1", "t2"]
