@@ -165,8 +165,8 @@ class Database:
         """Close every connection; on SQLite first checkpoint the WAL into the file.
 
         So after a clean shutdown (``App.close``, a server's SIGTERM) a plain copy of the
-        ``.db`` alone holds every committed row. A checkpoint other processes' readers
-        block is skipped (their own close checkpoints later).
+        ``.db`` alone holds every committed row. What other processes' readers still need
+        stays in the WAL (the checkpoint never waits for them); their own close finishes it.
         """
         if self.url.backend == "sqlite" and self._closers:
             checkpoint_wal(self._backend)
@@ -185,9 +185,12 @@ class Database:
 
 
 def checkpoint_wal(backend: Backend) -> None:
-    """``PRAGMA wal_checkpoint(TRUNCATE)``; a busy or read-only database is left as it is."""
+    """``PRAGMA wal_checkpoint(PASSIVE)``: copy what it can into the file without waiting for
+    other processes (TRUNCATE would wait up to the busy timeout for their readers); the last
+    connection to close then checkpoints the rest and deletes the WAL. A read-only database
+    is left as it is."""
     try:
-        backend.query("PRAGMA wal_checkpoint(TRUNCATE)")
+        backend.query("PRAGMA wal_checkpoint(PASSIVE)")
     except (StorageError, sqlite3.Error):  # noqa: S110 - busy or read-only: nothing to do
         pass
 
