@@ -1,5 +1,9 @@
 """Where conversations live: a database from a URL, its saver, store and thread index."""
 
+from ._backup import BackupReport, CheckReport
+from ._backup import backup as backup_database
+from ._backup import check as check_database
+from ._backup import restore as restore_database
 from ._database import Database, Migration, now, open_database
 from ._rekey import rekey
 from ._readonly import has_table
@@ -29,6 +33,8 @@ from ._url import DEFAULT_URL, DatabaseURL, parse_db_url
 
 __all__ = [
     "AutoRetention",
+    "BackupReport",
+    "CheckReport",
     "DEFAULT_URL",
     "Database",
     "DatabaseURL",
@@ -42,6 +48,8 @@ __all__ = [
     "ThreadIndex",
     "ThreadInfo",
     "apply_retention",
+    "backup_database",
+    "check_database",
     "delete_idle_threads",
     "delete_thread",
     "fork",
@@ -55,6 +63,7 @@ __all__ = [
     "parse_db_url",
     "prune",
     "rekey",
+    "restore_database",
     "remove_thread_cleanup",
     "rewind",
     "unfinished_threads",

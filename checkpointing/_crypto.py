@@ -118,11 +118,11 @@ def key_from_env(key: str | bytes | None | bool) -> Cipher | None:
     return None if key is None else Cipher(parse_key(key))
 
 
-def encrypt_value(cipher: Cipher | None, value: str | bytes) -> str | bytes:
-    return value if cipher is None else cipher.seal(value)
+def encrypt_value(cipher: Cipher | None, value: Any) -> Any:
+    return value if cipher is None or value is None else cipher.seal(value)
 
 
-def decrypt_value(cipher: Cipher | None, value: str | bytes) -> str | bytes:
+def decrypt_value(cipher: Cipher | None, value: Any) -> Any:
     if not isinstance(value, str) or not value.startswith(TOKEN_PREFIX):
         return value
     if cipher is None:

@@ -54,6 +54,7 @@ class Database:
     _cipher: _crypto.Cipher | None = None
     read_only: bool = False
     """Opened by ``open_database(..., read_only=True)``: nothing may be written."""
+    _sealed: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self._backend.where:
@@ -148,15 +149,53 @@ class Database:
         """Whether this database seals checkpoints, store values and ``encrypt``-ed fields."""
         return self._cipher is not None
 
-    def encrypt(self, value: str | bytes) -> str | bytes:
-        """Seal ``value`` for an app-table column (a text token); unchanged when not encrypted."""
+    def encrypt(self, value: Any) -> Any:
+        """Seal ``value`` for an app-table column (a text token); unchanged when not encrypted.
+
+        None stays None (a NULL column stays NULL). Declare the column with
+        :meth:`seal_columns` so that ``rekey`` seals and unseals it too.
+        """
         return _crypto.encrypt_value(self._cipher, value)
 
-    def decrypt(self, value: str | bytes) -> str | bytes:
-        """The inverse of :meth:`encrypt` (same type back); plain values pass through."""
+    def decrypt(self, value: Any) -> Any:
+        """The inverse of :meth:`encrypt` (same type back); plain values and None pass through."""
         return _crypto.decrypt_value(self._cipher, value)
 
+    def seal_columns(self, table: str, *columns: str) -> None:
+        """Record that ``table``'s ``columns`` hold user content, sealed when a key is set.
+
+        Stored in the database (``stateline_meta``, ``sealed:<table>``), so ``rekey`` seals
+        plain values left in them (rows written before a key was set) and unseals them on
+        ``--decrypt`` without importing the component that owns the table.
+        """
+        wanted = ",".join(sorted(set(columns)))
+        if self._sealed.get(table) == wanted:
+            return
+        name = f"sealed:{table}"
+        row = self.query_one("SELECT value FROM stateline_meta WHERE name = ?", (name,))
+        merged = ",".join(sorted(set(columns) | set(str(row["value"]).split(",") if row else ())))
+        if row is None or row["value"] != merged:
+            self.execute(
+                "INSERT INTO stateline_meta(name, value) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (name, merged),
+            )
+        self._sealed[table] = wanted
+
+    def sealed_columns(self) -> dict[str, list[str]]:
+        """Every table's declared sealed columns (see :meth:`seal_columns`)."""
+        rows = self.query("SELECT name, value FROM stateline_meta WHERE name LIKE 'sealed:%'")
+        return {r["name"][len("sealed:"):]: [c for c in str(r["value"]).split(",") if c] for r in rows}
+
     def close(self) -> None:
+        """Close every connection; on SQLite first checkpoint the WAL into the file.
+
+        So after a clean shutdown (``App.close``, a server's SIGTERM) a plain copy of the
+        ``.db`` alone holds every committed row. What other processes' readers still need
+        stays in the WAL (the checkpoint never waits for them); their own close finishes it.
+        """
+        if self.url.backend == "sqlite" and self._closers and not self.read_only:
+            checkpoint_wal(self._backend)
         for closer in reversed(self._closers):
             try:
                 closer.close()
@@ -169,6 +208,17 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def checkpoint_wal(backend: Backend) -> None:
+    """``PRAGMA wal_checkpoint(PASSIVE)``: copy what it can into the file without waiting for
+    other processes (TRUNCATE would wait up to the busy timeout for their readers); the last
+    connection to close then checkpoints the rest and deletes the WAL. A read-only database
+    is left as it is."""
+    try:
+        backend.query("PRAGMA wal_checkpoint(PASSIVE)")
+    except (StorageError, sqlite3.Error):  # noqa: S110 - busy or read-only: nothing to do
+        pass
 
 
 def open_database(

@@ -1,8 +1,10 @@
 """Re-encrypt a whole database under a new key, or turn encryption on or off.
 
-Everything is rewritten in one transaction: checkpoints and pending writes (LangGraph's
+Everything is rewritten in one transaction (a SIGKILL mid-way leaves the database as it
+was, under the old key: run it again): checkpoints and pending writes (LangGraph's
 tables), store values, every app-table text value sealed with ``Database.encrypt``, and the
-key check value. Stop every worker using the database first: one still running with the
+key check value; plain values in columns components declared with ``Database.seal_columns``
+are sealed too. On SQLite a full VACUUM follows, so no free page keeps an old value. Stop every worker using the database first: one still running with the
 old key would write rows the new key cannot read.
 """
 
@@ -61,10 +63,17 @@ def rekey(url: str, old_key: str | bytes | None, new_key: str | bytes | None) ->
                 _rekey_segments(tx, old, new)
             if _exists(db, "store"):
                 _rekey_store(tx, db, old, new)
+            sealed = db.sealed_columns()
             for table in _app_tables(db):
-                _rekey_app_table(tx, db, table, old, new)
+                _rekey_app_table(tx, db, table, old, new, sealed.get(table, []))
             check = new.seal("stateline key check v1") if new is not None else "none"
             tx.execute("UPDATE stateline_meta SET value = ? WHERE name = 'encryption'", (check,))
+        if backend == "sqlite":
+            # a full VACUUM rebuilds the file from live rows, so no page of it (or of the WAL,
+            # emptied after) keeps a value sealed with the old key, or a plain one
+            from ._retention import vacuum
+
+            vacuum(db, full=True)
     finally:
         db.close()
 
@@ -170,7 +179,10 @@ def _rekey_store(tx: Transaction, db: Database, old: Cipher | None, new: Cipher 
         )
 
 
-def _rekey_app_table(tx: Transaction, db: Database, table: str, old: Cipher | None, new: Cipher | None) -> None:
+def _rekey_app_table(tx: Transaction, db: Database, table: str, old: Cipher | None, new: Cipher | None,
+                     declared: list[str]) -> None:
+    """Re-seal every sealed value; with a new key also seal plain values in ``declared`` columns
+    (rows written before the key was set, or by a version that did not seal them)."""
     rows = tx.execute(f'SELECT {_rowid(db, table)} AS stl_rid, * FROM "{table}"').fetchall()
     for row in rows:
         changes = {}
@@ -181,6 +193,8 @@ def _rekey_app_table(tx: Transaction, db: Database, table: str, old: Cipher | No
                     raise ConfigError(f"table {table!r} holds a sealed value but the database was unencrypted")
                 plain = old.open(value)
                 changes[col] = new.seal(plain) if new is not None else plain
+            elif new is not None and col in declared and isinstance(value, (str, bytes)):
+                changes[col] = new.seal(value)
         if changes:
             sets = ", ".join(f'"{c}" = ?' for c in changes)
             tx.execute(f'UPDATE "{table}" SET {sets} WHERE {_where_rowid(db, table)}', (*changes.values(), row["stl_rid"]))

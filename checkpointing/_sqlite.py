@@ -17,6 +17,8 @@ from typing import Any
 
 from stateline.errors import CorruptDatabaseError, DatabaseLockedError, StorageError
 
+from ._walcheck import check_wal
+
 BUSY_TIMEOUT_MS = 30_000
 BUSY_TIMEOUT_ENV = "STATELINE_BUSY_TIMEOUT_MS"
 QUICK_CHECK_MAX_BYTES = 64 * 1024 * 1024
@@ -39,6 +41,7 @@ def check_sqlite_file(path: Path) -> None:
     if path.exists():
         if path.is_dir():
             raise StorageError(f"database path {str(path)!r} is a directory; name a file", location=str(path))
+        check_wal(path)  # before any connection: SQLite would drop a damaged WAL's commits
         _check_readable_database(path)
         return
     if not parent.exists():

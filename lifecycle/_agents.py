@@ -90,7 +90,7 @@ class Lifecycle:
         rows = self._db.query("SELECT * FROM lifecycle_transitions WHERE agent = ? ORDER BY seq", (agent,))
         if not rows and self._known() is None:
             raise UnknownAgentError(agent, [s.agent for s in self.list()])
-        return [Transition(**dict(r)) for r in rows]
+        return [Transition(**{**dict(r), "reason": self._db.decrypt(r["reason"])}) for r in rows]
 
     # -- changing -------------------------------------------------------------------
     BRING_UP: tuple[tuple[str | None, AgentStatus, str], ...] = (
@@ -145,15 +145,14 @@ class Lifecycle:
                 return Transition(agent, seq, current, target, reason, actor, t)
         raise InvalidTransitionError(agent, self.get(agent).status, target, ())  # pragma: no cover - livelock
 
-    @staticmethod
-    def _history_row(tx: Any, agent: str, src: str | None, dst: str, reason: str, actor: str, t: float) -> int:
+    def _history_row(self, tx: Any, agent: str, src: str | None, dst: str, reason: str, actor: str, t: float) -> int:
         seq = tx.execute(
             "SELECT COALESCE(MAX(seq), 0) + 1 FROM lifecycle_transitions WHERE agent = ?", (agent,)
         ).fetchone()[0]
         tx.execute(
             "INSERT INTO lifecycle_transitions(agent, seq, from_status, to_status, reason, actor, at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (agent, seq, src, dst, reason, actor, t),
+            (agent, seq, src, dst, self._db.encrypt(reason), actor, t),
         )
         return int(seq)
 

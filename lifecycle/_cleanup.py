@@ -44,3 +44,11 @@ def delete_thread_rows(db: Database, thread_ids: Sequence[str], plan: Sequence[t
 @on_threads_deleted
 def delete_lifecycle_rows(db: Database, thread_ids: Sequence[str]) -> None:
     delete_thread_rows(db, thread_ids, _THREAD_ROWS)
+
+
+@on_threads_deleted
+def delete_thread_memory(db: Database, thread_ids: Sequence[str]) -> None:
+    """An anonymous conversation's memory (store namespace ``("threads", id)``) goes with it."""
+    for thread_id in thread_ids:
+        for item in db.store.search(("threads", thread_id), limit=10_000):
+            db.store.delete(item.namespace, item.key)

@@ -26,8 +26,8 @@ IN_DOUBT = "started"
 _NOT_RUN = object()
 
 
-def _record(row: Any) -> EffectRecord:
-    data = dict(row)
+def _record(db: Database, row: Any) -> EffectRecord:
+    data = {k: db.decrypt(v) for k, v in dict(row).items()}
     raw = data.pop("result")
     return EffectRecord(result=None if raw is None else json.loads(raw), **data)
 
@@ -70,13 +70,13 @@ class DurableLedger:
         except Exception as exc:  # it raised: it did not happen (KeyboardInterrupt & co. leave it in doubt)
             self._db.execute(
                 "UPDATE effect_ledger SET status = 'failed', error = ?, finished_at = ? WHERE effect_id = ?",
-                (f"{type(exc).__name__}: {exc}"[:2000], now(), effect_id),
+                (self._db.encrypt(f"{type(exc).__name__}: {exc}"[:2000]), now(), effect_id),
             )
             self._report(key, run_id, effect_id, "failed")
             raise
         self._db.execute(
             "UPDATE effect_ledger SET status = 'done', result = ?, finished_at = ? WHERE effect_id = ?",
-            (json.dumps(result, default=str), now(), effect_id),
+            (self._db.encrypt(json.dumps(result, default=str)), now(), effect_id),
         )
         self._report(key, run_id, effect_id, "done")
         return result
@@ -101,7 +101,7 @@ class DurableLedger:
                 continue
             status, effect_id = row["status"], row["effect_id"]
             if status == "done":
-                return effect_id, (json.loads(row["result"]) if row["result"] is not None else None)
+                return effect_id, (json.loads(self._db.decrypt(row["result"])) if row["result"] is not None else None)
             if status == IN_DOUBT:
                 self._report(key, run_id, effect_id, "in_doubt")
                 raise EffectInDoubtError(key.thread_id, key.scope, key.name, effect_id)
@@ -124,7 +124,7 @@ class DurableLedger:
             if val is not None:
                 sql += f" AND {col} = ?"
                 params.append(val)
-        return [_record(r) for r in self._db.query(sql + " ORDER BY started_at, effect_id", params)]
+        return [_record(self._db, r) for r in self._db.query(sql + " ORDER BY started_at, effect_id", params)]
 
     def in_doubt(self, *, thread_id: str | None = None) -> list[EffectRecord]:
         """Effects started but never recorded as done or failed.
@@ -144,7 +144,7 @@ class DurableLedger:
         row = self._db.query_one("SELECT * FROM effect_ledger WHERE effect_id = ?", (effect_id,))
         if row is None:
             raise UnknownEffectError(effect_id)
-        return _record(row)
+        return _record(self._db, row)
 
     def resolve(self, effect_id: str, *, done: bool = False, value: Any = None, redo: bool = False,
                 note: str | None = None) -> EffectRecord:
@@ -160,12 +160,13 @@ class DurableLedger:
             changed = self._db.execute(
                 "UPDATE effect_ledger SET status = 'done', result = ?, finished_at = ?, resolution = ? "
                 "WHERE effect_id = ? AND status = ?",
-                (json.dumps(value, default=str), now(), note or "marked done by operator", effect_id, current.status),
+                (self._db.encrypt(json.dumps(value, default=str)), now(), self._db.encrypt(note or "marked done by operator"),
+                 effect_id, current.status),
             )
         else:
             changed = self._db.execute(
                 "UPDATE effect_ledger SET status = 'redo', resolution = ? WHERE effect_id = ? AND status = 'started'",
-                (note or "redo allowed by operator", effect_id),
+                (self._db.encrypt(note or "redo allowed by operator"), effect_id),
             )
         if not changed:
             raise InvalidInputError(f"effect {effect_id!r} changed while resolving it; look again")

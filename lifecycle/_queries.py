@@ -14,10 +14,22 @@ from ._schema import ensure_schema
 RUN_STATUSES = ("running", "completed", "failed", "interrupted", "waiting", "retried")
 
 
-def run_info(row: Any) -> RunInfo:
+def run_info(row: Any, db: Database | None = None) -> RunInfo:
+    """A run row as a record; ``db`` unseals its sealed columns (see ``_schema.SEALED``)."""
     data = dict(row)
+    if db is not None:
+        for col in ("input", "error_message"):
+            data[col] = db.decrypt(data[col])
     data["transient"] = None if data["transient"] is None else bool(data["transient"])
     return RunInfo(**data)
+
+
+def step_event(row: Any, db: Database) -> StepEvent:
+    """An event row as a record, its sealed columns unsealed."""
+    data = dict(row)
+    for col in ("error_message", "detail"):
+        data[col] = db.decrypt(data[col])
+    return StepEvent(**data)
 
 
 class RunLog:
@@ -39,34 +51,34 @@ class RunLog:
             sql += " AND status = ?"
             params.append(status)
         rows = self._db.query(sql + " ORDER BY started_at DESC, run_id LIMIT ?", [*params, limit])
-        return [run_info(r) for r in rows]
+        return [run_info(r, self._db) for r in rows]
 
     def get(self, run_id: str) -> RunInfo:
         row = self._db.query_one("SELECT * FROM tracking_runs WHERE run_id = ?", (run_id,))
         if row is None:
             raise UnknownRunError(run_id)
-        return run_info(row)
+        return run_info(row, self._db)
 
     def exists(self, run_id: str) -> bool:
         return self._db.query_one("SELECT 1 FROM tracking_runs WHERE run_id = ?", (run_id,)) is not None
 
     def events(self, run_id: str) -> list[StepEvent]:
         rows = self._db.query("SELECT * FROM tracking_events WHERE run_id = ? ORDER BY seq", (run_id,))
-        return [StepEvent(**dict(r)) for r in rows]
+        return [step_event(r, self._db) for r in rows]
 
     def latest(self, thread_id: str) -> RunInfo | None:
         """The thread's most recent run (one indexed row), or None."""
         row = self._db.query_one(
             "SELECT * FROM tracking_runs WHERE thread_id = ? ORDER BY started_at DESC, run_id DESC LIMIT 1", (thread_id,)
         )
-        return None if row is None else run_info(row)
+        return None if row is None else run_info(row, self._db)
 
     def thread_runs(self, thread_id: str) -> list[RunInfo]:
         """Every run of ``thread_id``, oldest first."""
         rows = self._db.query(
             "SELECT * FROM tracking_runs WHERE thread_id = ? ORDER BY started_at, run_id", (thread_id,)
         )
-        return [run_info(r) for r in rows]
+        return [run_info(r, self._db) for r in rows]
 
     def stats(self) -> list[AgentStats]:
         """Per agent: runs, failed runs (retried ones included), mean and p95 run duration, delegations."""

@@ -52,6 +52,10 @@ MIGRATIONS: list[Migration] = [
 ]
 
 
+SEALED = ("message", "reply", "error")
+"""Columns that can hold user content: sealed with ``Database.encrypt`` when a key is set."""
+
+
 class UnknownJobError(StatelineRuntimeError):
     """No queued job is stored under ``job_id``."""
 
@@ -103,6 +107,7 @@ class RunQueue:
         self._db = db
         self.lease_s = lease_s
         db.migrate("run_queue", MIGRATIONS)
+        db.seal_columns("run_queue", *SEALED)
 
     def enqueue(self, thread_id: str, message: str, *, user_id: str | None = None) -> Job:
         """Accept a turn for later; it runs after every earlier job of its thread."""
@@ -112,7 +117,7 @@ class RunQueue:
             tx.execute(
                 "INSERT INTO run_queue(job_id, seq, thread_id, user_id, message, run_id, status, enqueued_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?)",
-                (job_id, row["n"] + 1, thread_id, user_id, message, run_id, now()),
+                (job_id, row["n"] + 1, thread_id, user_id, self._db.encrypt(message), run_id, now()),
             )
         return self.get(job_id)
 
@@ -149,7 +154,7 @@ class RunQueue:
         return bool(self._db.execute(
             "UPDATE run_queue SET status = ?, finished_at = ?, reply = ?, error = ?, lease_until = NULL "
             "WHERE job_id = ? AND worker = ? AND status = 'running'",
-            ("failed" if error is not None else "done", now(), reply, error, job_id, worker),
+            ("failed" if error is not None else "done", now(), self._db.encrypt(reply), self._db.encrypt(error), job_id, worker),
         ))
 
     def defer(self, job_id: str, worker: str, delay_s: float) -> bool:
@@ -167,7 +172,7 @@ class RunQueue:
         row = self._db.query_one("SELECT * FROM run_queue WHERE job_id = ?", (job_id,))
         if row is None:
             raise UnknownJobError(job_id)
-        return Job(**{k: row[k] for k in Job.__dataclass_fields__})
+        return Job(**{k: self._db.decrypt(row[k]) if k in SEALED else row[k] for k in Job.__dataclass_fields__})
 
     def list(self, *, status: str | None = None, thread_id: str | None = None, limit: int = 100) -> list[Job]:
         if status is not None and status not in JOB_STATUSES:

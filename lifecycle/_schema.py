@@ -92,3 +92,14 @@ MIGRATIONS: list[Migration] = [
 def ensure_schema(db: Database) -> None:
     """Create or upgrade the lifecycle, tracking, ledger and lease tables (idempotent)."""
     db.migrate(COMPONENT, MIGRATIONS)
+    for table, columns in SEALED.items():
+        db.seal_columns(table, *columns)
+
+
+SEALED = {
+    "tracking_runs": ("input", "error_message"),
+    "tracking_events": ("error_message", "detail"),
+    "effect_ledger": ("result", "error", "resolution"),
+    "lifecycle_transitions": ("reason",),
+}
+"""Columns that can hold user content: sealed with ``Database.encrypt`` when a key is set."""

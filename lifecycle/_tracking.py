@@ -80,7 +80,7 @@ class Tracker:
             tx.execute(
                 "INSERT INTO tracking_runs(run_id, thread_id, kind, input, user_id, status, pid, host, proc, "
                 "started_at, attempt, parent_run_id) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
-                (run_id, thread_id, kind, input, user_id, me.pid, me.host, me.proc, now(), attempt, parent_run_id),
+                (run_id, thread_id, kind, self._db.encrypt(input), user_id, me.pid, me.host, me.proc, now(), attempt, parent_run_id),
             )
         with self._lock:
             self._seq[run_id] = 0
@@ -103,7 +103,7 @@ class Tracker:
                 (
                     status, now(),
                     None if error is None else type(error).__name__,
-                    None if error is None else _clip(str(error)),
+                    self._db.encrypt(None if error is None else _clip(str(error))),
                     None if error is None else int(self.policy.is_transient(error)),
                     run_id,
                 ),
@@ -129,7 +129,7 @@ class Tracker:
             self._pending.setdefault(run_id, []).append((
                 run_id, self._seq[run_id], now(), kind, graph, node, duration_s,
                 None if error is None else type(error).__name__,
-                None if error is None else _clip(str(error)), _clip(detail),
+                self._db.encrypt(None if error is None else _clip(str(error))), self._db.encrypt(_clip(detail)),
             ))
             if not flush and self.batch:
                 return

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 from langgraph.store.base import BaseStore
 
 USER_NAMESPACE = "users"
+THREAD_NAMESPACE = "threads"
+"""Memory of an anonymous conversation (no user id) lives under (THREAD_NAMESPACE, thread id)."""
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,14 @@ class ActContext:
         return hashlib.sha256(f"{self.thread_id}|{self.scope}|{name}".encode()).hexdigest()[:16]
 
     def _namespace(self) -> tuple[str, ...]:
-        return (USER_NAMESPACE, self.user_id or "anonymous")
+        # anonymous conversations do not share memory: without a user id it is this thread's
+        if self.user_id:
+            return (USER_NAMESPACE, self.user_id)
+        return (THREAD_NAMESPACE, self.thread_id)
 
     def recall(self, key: str, default: Any = None) -> Any:
-        """The user's remembered value ``key`` (across all their conversations)."""
+        """The user's remembered value ``key`` (across all their conversations; without a
+        user id, only this conversation's)."""
         if self.store is None:
             return default
         item = self.store.get(self._namespace(), key)

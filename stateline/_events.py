@@ -177,6 +177,7 @@ class EventLog:
     def __init__(self, db: Database) -> None:
         self.db = db
         db.migrate("stream_events", MIGRATIONS)
+        db.seal_columns("stream_events", "body")
 
     # -- events -----------------------------------------------------------------
     def append(self, thread_id: str, events: Sequence[Any]) -> list[Any]:
@@ -194,7 +195,7 @@ class EventLog:
                 event = event.model_copy(update={"offset": seq})
                 conn.execute(
                     "INSERT INTO stream_events(thread_id, seq, run_id, type, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (thread_id, seq, event.run_id, event.type, event.model_dump_json(), event.ts),
+                    (thread_id, seq, event.run_id, event.type, self.db.encrypt(event.model_dump_json()), event.ts),
                 )
                 stored.append(event)
         return stored
@@ -220,10 +221,10 @@ class EventLog:
             "SELECT body FROM stream_events WHERE thread_id = ? AND seq > ? ORDER BY seq LIMIT ?",
             (thread_id, offset, limit),
         )
-        return [parse_event(r["body"]) for r in rows]
+        return [parse_event(self.db.decrypt(r["body"])) for r in rows]
 
     def for_run(self, run_id: str) -> list[Any]:
         rows = self.db.query("SELECT body FROM stream_events WHERE run_id = ? ORDER BY seq", (run_id,))
-        return [parse_event(r["body"]) for r in rows]
+        return [parse_event(self.db.decrypt(r["body"])) for r in rows]
 
 

@@ -36,6 +36,8 @@ def check_message(text: object, *, limit: int = MAX_MESSAGE_CHARS) -> str:
             f"message is not valid UTF-8 text (undecodable character at position {exc.start}); send it as UTF-8"
         ) from None
     text = text.strip()
+    if "\x00" in text:
+        raise InvalidInputError("message holds a NUL character; remove it")
     if not text:
         raise InvalidInputError("message is empty; type what you want to say")
     if len(text) > limit:

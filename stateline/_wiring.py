@@ -73,7 +73,6 @@ class AppRunner:
 
 _STREAM_ROWS = (
     ("stream_events", "thread_id IN ({marks})"),
-    ("api_threads", "thread_id IN ({marks})"),
 )
 
 

@@ -255,6 +255,7 @@ from . import _cli_ops  # noqa: E402,F401 - registers stats, recover, effects re
 from . import _cli_worker  # noqa: E402,F401 - registers enqueue, jobs, worker
 from . import _cli_storage  # noqa: E402,F401 - registers prune, rekey, threads history/rewind/fork/delete
 from . import _cli_init  # noqa: E402,F401 - registers init
+from . import _cli_backup  # noqa: E402,F401 - registers backup, restore, check
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ __all__ = [
     "StorageError",
     "DatabaseLockedError",
     "CorruptDatabaseError",
+    "CorruptWalError",
     "SchemaVersionError",
     "ModelProviderError",
     "InvalidTransitionError",
@@ -144,6 +145,10 @@ class DatabaseLockedError(StorageError):
 
 class CorruptDatabaseError(StorageError):
     """The file is not a SQLite database, or it is damaged."""
+
+
+class CorruptWalError(CorruptDatabaseError):
+    """The database's write-ahead log (``-wal``) is damaged; nothing was opened or changed."""
 
 
 class SchemaVersionError(StorageError):

@@ -67,6 +67,7 @@ class SalesQuestion(BaseModel):
 def setup_tables(db: Database) -> None:
     """Create the example's tables and seed the sales data (idempotent)."""
     db.migrate("example_storefront", TABLES)
+    db.seal_columns("catalog", "title", "description")  # what sellers typed: sealed when a key is set
     if db.query_one("SELECT COUNT(*) AS n FROM sales")["n"] == 0:
         with db.transaction() as conn:
             for row in SEED_SALES:
@@ -80,7 +81,8 @@ def create_agents(db: Database) -> list[Agent]:
     def insert_listing(listing_id: str, thread_id: str, item: Listing) -> str:
         db.execute(
             "INSERT INTO catalog VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (listing_id, thread_id, item.title, item.price, item.category, item.description, now()),
+            (listing_id, thread_id, db.encrypt(item.title), item.price, item.category, db.encrypt(item.description),
+             now()),
         )
         return listing_id
 
@@ -122,4 +124,5 @@ def create_agents(db: Database) -> list[Agent]:
 
 def catalog_rows(db: Database) -> list[dict]:
     """Everything published, oldest first."""
-    return [dict(r) for r in db.query("SELECT * FROM catalog ORDER BY published_at, listing_id")]
+    rows = db.query("SELECT * FROM catalog ORDER BY published_at, listing_id")
+    return [{**dict(r), "title": db.decrypt(r["title"]), "description": db.decrypt(r["description"])} for r in rows]

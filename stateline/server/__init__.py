@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Mapping
 
@@ -35,4 +36,21 @@ def serve(
         )
     app = create_app(session, tokens, settings)  # type: ignore[arg-type]
     print(f"stateline serve: http://{host}:{port}/ (API docs at /docs)", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again with the
+    # handler it found: with the default one the process dies there, and the caller's
+    # ``App.close`` (which checkpoints the WAL into the .db) never runs. Found it: return.
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
+    except _Stopped:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived again after uvicorn's graceful shutdown."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stopped()

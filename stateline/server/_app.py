@@ -20,13 +20,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stateline._app import App
 from stateline._ids import MAX_MESSAGE_CHARS
 from stateline.errors import StatelineError
 
-from ._auth import TokenTable
+from ._auth import ANONYMOUS, AuditLog, TokenTable
 from ._context import ServerContext, bearer_token
 from ._errors import ApiError, _error, status_of
 from ._platform import platform_router
@@ -52,44 +53,92 @@ class ServerSettings:
 
 
 class BodyLimit:
-    """413 for a request whose Content-Length is over ``limit`` (a plain ASGI middleware:
-    Starlette's BaseHTTPMiddleware would wrap every streamed SSE response)."""
+    """413 for a request body over ``limit`` bytes, whether it declares a Content-Length or
+    is sent chunked (a plain ASGI middleware: Starlette's BaseHTTPMiddleware would wrap
+    every streamed SSE response).
+
+    A body without a Content-Length is read here, counting, before the route runs: at most
+    ``limit`` bytes of it are ever held, and the route then gets it replayed.
+    """
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app = app
         self.limit = limit
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            length = dict(scope.get("headers") or ()).get(b"content-length")
-            problem = None
-            if length is not None and not length.isdigit():
-                problem = _error(400, "InvalidRequest", "Content-Length is not a number")
-            elif length is not None and int(length) > self.limit:
-                problem = _error(413, "PayloadTooLarge", f"request body over {self.limit} bytes")
-            if problem is not None:
-                await problem(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or ()).get(b"content-length")
+        if length is not None and not length.isdigit():
+            await _error(400, "InvalidRequest", "Content-Length is not a number")(scope, receive, send)
+            return
+        if length is not None and int(length) > self.limit:
+            await self._too_large(scope, receive, send)
+            return
+        if length is None and scope.get("method") in ("POST", "PUT", "PATCH"):
+            messages = await self._read_counted(receive)
+            if messages is None:
+                await self._too_large(scope, receive, send)
                 return
+            receive = _replay(messages, receive)
         await self.app(scope, receive, send)
+
+    async def _read_counted(self, receive: Any) -> list[dict[str, Any]] | None:
+        """The body's messages, or None as soon as it passes the limit (the rest is not read)."""
+        messages, size = [], 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                return messages  # the client went away: let the route see it
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                return None
+            if not message.get("more_body", False):
+                return messages
+
+    async def _too_large(self, scope: Any, receive: Any, send: Any) -> None:
+        await _error(413, "PayloadTooLarge", f"request body over {self.limit} bytes")(scope, receive, send)
+
+
+def _replay(messages: list[dict[str, Any]], receive: Any) -> Any:
+    pending = list(messages)
+
+    async def replayed() -> dict[str, Any]:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
 
 
 class RequireToken:
-    """401 for any ``/api`` request without a known token, before its body is even parsed."""
+    """401 for any ``/api`` request without a known token, before its body is even parsed;
+    each one is written to the audit log (user ``-``, the path, the thread it names)."""
 
-    def __init__(self, app: Any, tokens: TokenTable) -> None:
+    def __init__(self, app: Any, tokens: TokenTable, audit: AuditLog) -> None:
         self.app = app
         self.tokens = tokens
+        self.audit = audit
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope.get("path", "").startswith("/api/"):
             header = dict(scope.get("headers") or ()).get(b"authorization", b"").decode("latin-1")
-            if self.tokens.lookup(bearer_token(header)) is None:
+            token = bearer_token(header)
+            if self.tokens.lookup(token) is None:
+                await run_in_threadpool(self._record, scope, "unknown token" if token else "no token")
                 await UNAUTHORIZED()(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
+    def _record(self, scope: Any, detail: str) -> None:
+        path = str(scope.get("path", ""))
+        parts = path.split("/")
+        thread = parts[3] if len(parts) > 3 and parts[2] == "threads" and parts[3] else None
+        action = f"{scope.get('method', '?')} {'/'.join(parts[:3])}"
+        self.audit.record(ANONYMOUS, action, path[:200], 401, detail, thread_id=thread[:200] if thread else None)
 
-def UNAUTHORIZED() -> JSONResponse:  # noqa: N802 - reads as a constant
+
+def UNAUTHORIZED() -> JSONResponse:
     return _error(401, "Unauthorized", "send Authorization: Bearer <token> with a known API token",
                   {"WWW-Authenticate": "Bearer"})
 
@@ -147,7 +196,7 @@ def create_app(session: App, tokens: TokenTable, settings: ServerSettings | None
     api.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     api.add_exception_handler(Exception, _unexpected)
     api.add_middleware(BodyLimit, limit=ctx.settings.max_body_bytes)
-    api.add_middleware(RequireToken, tokens=tokens)  # added last: runs first
+    api.add_middleware(RequireToken, tokens=tokens, audit=ctx.audit)  # added last: runs first
     for router in (page_router, threads_router, turns_router, ops_router, platform_router):  # the OpenAPI order
         api.include_router(router(ctx))
     return api

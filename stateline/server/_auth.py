@@ -128,25 +128,47 @@ AUDIT_MIGRATIONS: list[Migration] = [
         CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log(at);
         CREATE INDEX IF NOT EXISTS audit_log_user ON audit_log(user_id, at)
         """,
-    )
+    ),
+    (
+        2,
+        """
+        ALTER TABLE audit_log ADD COLUMN thread_id TEXT;
+        CREATE INDEX IF NOT EXISTS audit_log_thread ON audit_log(thread_id, at)
+        """,
+    ),
 ]
+ANONYMOUS = "-"
+"""The user id of an audit row for a request without a known token (its outcome is 401)."""
 
 
 class AuditLog:
-    """Append-only: rows are only ever inserted, never updated or deleted by stateline."""
+    """Append-only: rows are only ever inserted, never updated or deleted by stateline
+    (the API can only read it: ``GET /api/audit``, admins only).
+
+    A row says who (``user_id``; ``-`` without a known token), what (``action``, and
+    ``target``: the thread, run, agent or path acted on), which thread (``thread_id``),
+    when (``at``) and the outcome (the HTTP status); ``detail`` (sealed) says more.
+    """
 
     def __init__(self, db: Database) -> None:
         self._db = db
         db.migrate("audit_log", AUDIT_MIGRATIONS)
+        db.seal_columns("audit_log", "detail")
 
-    def record(self, user_id: str, action: str, target: str | None, outcome: int, detail: str | None = None) -> None:
+    def record(self, user_id: str, action: str, target: str | None, outcome: int, detail: str | None = None,
+               *, thread_id: str | None = None) -> None:
         self._db.execute(
-            "INSERT INTO audit_log(audit_id, at, user_id, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (new_id(), now(), user_id, action, target, outcome, detail),
+            "INSERT INTO audit_log(audit_id, at, user_id, action, target, outcome, detail, thread_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (new_id(), now(), user_id, action, target, outcome, self._db.encrypt(detail), thread_id),
         )
 
-    def rows(self, *, user_id: str | None = None, target: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    def rows(self, *, user_id: str | None = None, target: str | None = None, thread_id: str | None = None,
+             limit: int = 200) -> list[dict[str, Any]]:
         where, params = [], []
+        if thread_id is not None:
+            where.append("thread_id = ?")
+            params.append(thread_id)
         if user_id is not None:
             where.append("user_id = ?")
             params.append(user_id)
@@ -155,4 +177,4 @@ class AuditLog:
             params.append(target)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = self._db.query(f"SELECT * FROM audit_log{clause} ORDER BY at DESC LIMIT ?", (*params, limit))
-        return [dict(r) for r in rows]
+        return [{**dict(r), "detail": self._db.decrypt(r["detail"])} for r in rows]

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from ._app import ServerSettings
 
 
+THREAD_ACTIONS = ("thread", "message", "events", "runs")
+"""Audit actions whose target is a thread."""
+
+
 def bearer_token(header: str | None) -> str | None:
     if header and header.lower().startswith("bearer "):
         return header[7:].strip()
@@ -62,18 +66,24 @@ class ServerContext:
             raise ApiError(401, "Unauthorized", "send Authorization: Bearer <token> with a known API token")
         return who
 
-    async def record(self, who: Principal, action: str, target: str | None, outcome: int = 200, detail: str | None = None) -> None:
-        await run_in_threadpool(self.audit.record, who.user_id, action, target, outcome, detail)
+    async def record(self, who: Principal, action: str, target: str | None, outcome: int = 200, detail: str | None = None,
+                     *, thread_id: str | None = None) -> None:
+        """One audit row; ``thread_id`` defaults to ``target`` for thread actions."""
+        if thread_id is None and action.split(".")[0] in THREAD_ACTIONS:
+            thread_id = target
+        await run_in_threadpool(lambda: self.audit.record(who.user_id, action, target, outcome, detail, thread_id=thread_id))
 
-    async def owned(self, who: Principal, thread_id: str, action: str) -> Any:
+    async def owned(self, who: Principal, thread_id: str, action: str, *, target: str | None = None) -> Any:
         """The thread if ``who`` may see it; otherwise 404, the same as an unknown thread."""
         try:
             check_id("thread id", thread_id)
         except InvalidInputError:
+            await self.record(who, action, target or thread_id[:200], 404, "invalid id")
             raise UnknownThreadError(thread_id) from None
         thread = await run_in_threadpool(self.owners.get, thread_id)
         if thread is None or not (who.admin or thread.user_id == who.user_id):
-            await self.record(who, action, thread_id, 404, "denied" if thread is not None else "unknown")
+            await self.record(who, action, target or thread_id, 404, "denied" if thread is not None else "unknown",
+                              thread_id=thread_id)
             raise UnknownThreadError(thread_id)
         return thread
 
@@ -92,7 +102,7 @@ class ServerContext:
             await self.record(who, action, run_id, 404, "unknown")
             raise UnknownRunError(run_id) from None
         try:
-            await self.owned(who, run["thread_id"], action)
+            await self.owned(who, run["thread_id"], action, target=run_id)
         except UnknownThreadError:
             raise UnknownRunError(run_id) from None
         return run

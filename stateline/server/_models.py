@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _plain_text(value: str | None) -> str | None:
+    """Text a database can store: no NUL, no lone surrogate (422 otherwise, never a 500)."""
+    if value is not None:
+        if "\x00" in value:
+            raise ValueError("must not contain a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(_plain_text)]
 
 
 class _Body(BaseModel):
@@ -12,8 +27,8 @@ class _Body(BaseModel):
 
 
 class NewThread(_Body):
-    thread_id: str | None = Field(default=None, description="your id for it; a random one if omitted")
-    title: str | None = Field(default=None, max_length=200)
+    thread_id: str | None = Field(default=None, description="your id for it (the server adds @your-user-id); a random one if omitted")
+    title: PlainText | None = Field(default=None, max_length=200)
     policy: Literal["reject", "enqueue"] | None = Field(default=None, description="what a message to a busy thread gets")
 
 
@@ -36,4 +51,4 @@ class Decision(_Body):
 
 class AgentStatusChange(_Body):
     status: str = Field(description="the lifecycle status to move to, e.g. paused or active")
-    reason: str | None = Field(default=None, max_length=500)
+    reason: PlainText | None = Field(default=None, max_length=500)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,10 @@ from ._models import AgentStatusChange
 
 if TYPE_CHECKING:
     from ._context import ServerContext
+
+
+STATIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\.(js|css|svg)$")
+"""The only names /static serves (no NUL, no path, no dot files)."""
 
 
 def page_router(ctx: ServerContext) -> APIRouter:
@@ -39,11 +44,11 @@ def page_router(ctx: ServerContext) -> APIRouter:
     async def static(name: str) -> Response:
         kinds = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
         kind = next((v for k, v in kinds.items() if name.endswith(k)), None)
-        if kind is None or "/" in name or name.startswith("."):
-            raise ApiError(404, "NotFound", f"no static file {name!r}")
+        if kind is None or not STATIC_NAME.match(name):
+            raise ApiError(404, "NotFound", f"no static file {name[:100]!r}")
         try:
             return Response(_static(name), media_type=kind)
-        except FileNotFoundError:
+        except (OSError, ValueError):  # missing, or a name the file system refuses
             raise ApiError(404, "NotFound", f"no static file {name!r}") from None
 
     @router.get("/health", tags=["server"])
@@ -72,14 +77,14 @@ def ops_router(ctx: ServerContext) -> APIRouter:
     async def get_run(run_id: str, who: Principal = Depends(principal)) -> dict[str, Any]:
         run = await ctx.owned_run(who, run_id, "run.read")
         detail = await run_in_threadpool(run_detail, session, run)
-        await record(who, "run.read", run_id)
+        await record(who, "run.read", run_id, thread_id=run["thread_id"])
         return detail
 
     @router.get("/api/runs/{run_id}/events", tags=["runs"])
     async def run_events(run_id: str, who: Principal = Depends(principal)) -> dict[str, Any]:
-        await ctx.owned_run(who, run_id, "run.events")
+        run = await ctx.owned_run(who, run_id, "run.events")
         stored = await run_in_threadpool(ctx.log.for_run, run_id)
-        await record(who, "run.events", run_id)
+        await record(who, "run.events", run_id, thread_id=run["thread_id"])
         return {"events": [e.model_dump(mode="json") for e in stored]}
 
     @router.get("/api/agents", tags=["agents"])
@@ -108,12 +113,14 @@ def ops_router(ctx: ServerContext) -> APIRouter:
     @router.get("/api/audit", tags=["server"])
     async def audit_rows(
         who: Principal = Depends(principal), limit: int = Query(200, ge=1, le=5000),
-        target: str | None = Query(None), user: str | None = Query(None),
+        target: str | None = Query(None), user: str | None = Query(None), thread: str | None = Query(None),
     ) -> dict[str, Any]:
-        """The audit log, newest first (admins only)."""
+        """The audit log, newest first (admins only). Read-only: no route changes or deletes a row."""
         if not who.admin:
+            await record(who, "audit.read", None, 403)
             raise ApiError(403, "Forbidden", "only an admin may read the audit log")
-        return {"entries": await run_in_threadpool(lambda: ctx.audit.rows(user_id=user, target=target, limit=limit))}
+        return {"entries": await run_in_threadpool(
+            lambda: ctx.audit.rows(user_id=user, target=target, thread_id=thread, limit=limit))}
 
     return router
 

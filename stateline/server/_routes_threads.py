@@ -10,12 +10,12 @@ from starlette.concurrency import run_in_threadpool
 
 from stateline._app import App
 from stateline._convert import checkpoint_row
-from stateline._ids import check_id, new_id
 from stateline.errors import UnknownThreadError
 
 from ._auth import Principal
 from ._errors import ApiError
 from ._models import NewThread, ThreadChange
+from ._threads import scoped_id
 
 if TYPE_CHECKING:
     from ._context import ServerContext
@@ -27,8 +27,12 @@ def threads_router(ctx: ServerContext) -> APIRouter:
 
     @router.post("/api/threads", status_code=201, tags=["threads"])
     async def create_thread(body: NewThread, who: Principal = Depends(principal)) -> dict[str, Any]:
-        """Create a conversation owned by the caller."""
-        thread_id = check_id("thread id", body.thread_id) if body.thread_id is not None else new_id()
+        """Create a conversation owned by the caller.
+
+        An id you pick is scoped to you: ``t1`` becomes ``t1@<your user id>`` (the reply's
+        ``thread_id``), so it is taken only if you took it.
+        """
+        thread_id = scoped_id(body.thread_id, who.user_id)
         made = await run_in_threadpool(owners.create, thread_id, who.user_id, body.policy, body.title)
         if made is None:
             await record(who, "thread.create", thread_id, 409)

@@ -12,7 +12,7 @@ LISTING_START = "I'd like to sell a product: title Red Ceramic Mug, price 12.50"
 @pytest.fixture(scope="module")
 def alice_thread(server):
     with server.client("alice") as c:
-        tid = new_thread(c, title="alice's mug")
+        tid = new_thread(c, "mug", title="alice's mug")  # an id alice picks is scoped to her
         post_sse(c, f"/api/threads/{tid}/messages", {"message": LISTING_START})
     return tid
 
@@ -96,7 +96,8 @@ BAD_INPUT = [
     ("resume not waiting", "POST", "/api/threads/{t}/resume", {"action": "approve"}, {}, 409),
     ("bad policy", "PATCH", "/api/threads/{t}", {"policy": "sometimes"}, {}, 422),
     ("limit zero", "GET", "/api/threads/{t}/history?limit=0", None, {}, 422),
-    ("duplicate thread id", "POST", "/api/threads", {"thread_id": "{t}"}, {}, 409),
+    ("duplicate thread id", "POST", "/api/threads", {"thread_id": "mug"}, {}, 409),
+    ("thread id with @", "POST", "/api/threads", {"thread_id": "{t}"}, {}, 400),
     ("invalid new thread id", "POST", "/api/threads", {"thread_id": "no spaces allowed"}, {}, 400),
     ("unknown route", "GET", "/api/nothing-here", None, {}, 404),
 ]
