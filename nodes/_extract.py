@@ -137,10 +137,11 @@ def _fill_unlabelled(
     A message that reads as a question, a cancel, a confirmation or a new request is
     no answer at all, so it fills nothing here.
     """
-    if not_an_answer(message):
-        return
     fields = schema.model_fields
     pending = [tuple(n.split(".")) for n in asked if annotation_at(schema, n.split(".")) is not None]
+    yes_no = len(pending) == 1 and _unwrap(annotation_at(schema, pending[0])) is bool
+    if not_an_answer(message) and not yes_no:
+        return
     if len(pending) == 1:
         value = _parse(annotation_at(schema, pending[0]), message, labelled=False)
         if value is not None:

@@ -33,7 +33,15 @@ def schema_name(request: dict[str, Any]) -> str | None:
     tools = request.get("tools") or []
     if tools:
         return tools[0]["function"]["name"]
+    if fmt.get("type") == "json_object":  # json_mode: the schema is in the prompt
+        for msg in request.get("messages", []):
+            text = msg.get("content") if isinstance(msg.get("content"), str) else ""
+            if MARK in text:
+                return json.loads(text.split(MARK, 1)[1]).get("title")
     return None
+
+
+MARK = "Reply with JSON matching this schema: "
 
 
 class FakeOpenAI:

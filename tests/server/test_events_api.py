@@ -70,9 +70,9 @@ def _members():
 def scripted_model(request):
     text = last_user_text(request)
     name = schema_name(request)
-    if name == "RouteChoice":
+    if name in ("RouteChoice", "RouteAndFields"):
         agent = "listing" if "sell" in text else ("pricing" if "price" in text else "none")
-        return {"agent": agent, "reason": "scripted"}
+        return {"agent": agent}
     if name == "ListingFields":
         return {"title": "Red Ceramic Mug", "price": 12.5, "category": None, "description": None}
     if name == "PriceQuestionFields":
