@@ -162,7 +162,7 @@ def build_agent_graph(
         ),
         "act": make_act(
             agent.name, agent.schema, agent.act, ledger, checkpointed=checkpointer is not False,
-            tools=agent.tools, model=getattr(provider, "chat_model", None),
+            tools=agent.tools, chat_model=getattr(provider, "chat_model", None),
         ),
     }
     builder = StateGraph(ConversationState)

@@ -294,13 +294,13 @@ def effect_scope(meta: dict[str, Any], *, checkpointed: bool) -> str:
 
 def make_act(
     agent: str, schema: type[BaseModel], act_fn: ActFn, ledger: EffectLedger | None = None, *,
-    checkpointed: bool = True, tools: Sequence[Any] = (), model: Any = None,
+    checkpointed: bool = True, tools: Sequence[Any] = (), chat_model: Any = None,
 ) -> Callable[..., dict]:
     """``act``: run the agent's action once with the validated model; clear the draft.
 
     ``checkpointed=False``: the agent's graph stores no checkpoints, so a re-run after a
     crash starts it again with new inner task ids; its effect scope then leaves out
-    ``act``'s own task id (see :func:`effect_scope`). ``tools`` and ``model`` back
+    ``act``'s own task id (see :func:`effect_scope`). ``tools`` and ``chat_model`` back
     ``ctx.use_tools`` (see :mod:`stateline.nodes._plugin`). An ``async def`` action is awaited.
     """
     with_ctx = _accepts_context(act_fn)
@@ -318,7 +318,7 @@ def make_act(
             store=getattr(runtime, "store", None),
             ledger=ledger or DirectEffects(),
             tools=tuple(tools),
-            model=model,
+            model=chat_model,
         )
         result = act_fn(model, ctx) if with_ctx else act_fn(model)
         if inspect.isawaitable(result):

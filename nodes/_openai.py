@@ -46,6 +46,13 @@ def _is_transient(exc: Exception) -> bool:
     )
 
 
+def _unparsable(exc: BaseException | None) -> bool:
+    """The server answered, but not with JSON for the schema (or it was cut at max_tokens)."""
+    import openai
+
+    return isinstance(exc, (ValueError, openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError))
+
+
 class _NoAnswer(Exception):
     """A structured call produced nothing that parses into the requested model."""
 
@@ -108,7 +115,12 @@ class OpenAIProvider:
             schema = json.dumps(model.model_json_schema())
             messages = [*messages[:-1], SystemMessage(f"Reply with JSON matching this schema: {schema}"), messages[-1]]
         runnable = self._llm.with_structured_output(model, method=method, include_raw=True)  # type: ignore[arg-type]
-        out = self._call(what, runnable.invoke, messages)
+        try:
+            out = self._call(what, runnable.invoke, messages)
+        except ModelProviderError as exc:
+            if _unparsable(exc.__cause__):
+                raise _NoAnswer(str(exc.__cause__)) from exc
+            raise
         parsed = out.get("parsed") if isinstance(out, dict) else out
         if isinstance(parsed, dict):
             try:
