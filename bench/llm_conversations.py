@@ -26,9 +26,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stateline import App
 from stateline.examples.storefront import catalog_rows, create_agents
 from stateline.nodes import ModelProvider, OfflineProvider, OpenAIProvider
+
+from stateline import App
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -137,8 +138,8 @@ def migrate_draft(
         try:
             moved = migrate(dict(draft), stored)
             draft = dict(moved) if isinstance(moved, dict) else draft
-        except Exception:  # noqa: BLE001 - a broken migration must not break the thread
-            pass
+        except Exception as exc:  # noqa: BLE001 - a broken migration must not break the thread
+            logging.getLogger("stateline").warning("draft migration from version %s failed (%s); using defaults", stored, exc)
     kept = {k: v for k, v in draft.items() if k in schema.model_fields}
     try:
         schema.model_validate(kept)

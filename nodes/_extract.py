@@ -28,9 +28,9 @@ from pydantic.fields import FieldInfo
 from ._intent import is_cancel, not_an_answer
 
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
-_LEAD = re.compile(r"^\s*(?:(?:is|are|of|to|at|be|should be|as)\b|[:=])?\s*[:=]?\s*", re.I)
-_TRAIL = re.compile(r"[\s,;.!?]*(?:\band\b)?[\s,;.!?]*$", re.I)
-_PERCENT = re.compile(r"\s*(?:%|per\s*cent\b|pct\b)", re.I)
+_LEAD = re.compile(r"^\s*(?:(?:is|are|of|to|at|be|should be|as)\b|[:=])?\s*[:=]?\s*", re.IGNORECASE)
+_TRAIL = re.compile(r"[\s,;.!?]*(?:\band\b)?[\s,;.!?]*$", re.IGNORECASE)
+_PERCENT = re.compile(r"\s*(?:%|per\s*cent\b|pct\b)", re.IGNORECASE)
 Path = tuple[str, ...]
 
 
@@ -115,7 +115,7 @@ def _label_spans(fields: Mapping[str, FieldInfo], message: str) -> list[tuple[in
     spans: list[tuple[int, int, Path]] = []
     taken: list[tuple[int, int]] = []
     for label, path in _labels(fields):
-        pattern = re.compile(rf"(?<![\w.-]){re.escape(label)}(?![\w-])\s*(?:is|=|:)?", re.I)
+        pattern = re.compile(rf"(?<![\w.-]){re.escape(label)}(?![\w-])\s*(?:is|=|:)?", re.IGNORECASE)
         for m in pattern.finditer(message):
             if any(a < m.end() and m.start() < b for a, b in taken):
                 continue
@@ -168,7 +168,7 @@ def _fill_choices(
 def _mentions(choice: str, text: str) -> bool:
     """Whether ``text`` names ``choice`` ("best seller" names "best-seller")."""
     pattern = r"[-_\s]?".join(re.escape(part) for part in re.split(r"[-_\s]+", choice))
-    return re.search(rf"(?<!\w){pattern}(?!\w)", text, re.I) is not None
+    return re.search(rf"(?<!\w){pattern}(?!\w)", text, re.IGNORECASE) is not None
 
 
 def _unwrap(annotation: Any) -> Any:

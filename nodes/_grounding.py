@@ -19,7 +19,15 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, Field, ValidationError, create_model
 
-from ._extract import _NUMBER, _choices, _is_number, _mentions, _submodel, _unwrap, normalise
+from ._extract import (
+    _NUMBER,
+    _choices,
+    _is_number,
+    _mentions,
+    _submodel,
+    _unwrap,
+    normalise,
+)
 from ._intent import not_an_answer
 from ._provider import AgentCard
 
@@ -40,7 +48,7 @@ def route_model(agents: Sequence[AgentCard]) -> type[BaseModel]:
     """``{"agent": <one of the registered names or "none">}``: an enum, nothing free-text."""
     names = tuple(a.name for a in agents) + (NO_AGENT,)
     return create_model(
-        "RouteChoice", agent=(Literal[names], Field(description="the assistant that handles the message"))  # type: ignore[valid-type]
+        "RouteChoice", agent=(Literal[names], Field(description="the assistant that handles the message"))  # type: ignore[valid-type,arg-type]
     )
 
 
@@ -49,8 +57,8 @@ def route_extract_model(agents: Sequence[AgentCard], schema: type[BaseModel]) ->
     names = tuple(a.name for a in agents) + (NO_AGENT,)
     return create_model(
         "RouteAndFields",
-        agent=(Literal[names], Field(description="the assistant that handles the message")),  # type: ignore[valid-type]
-        fields=(Optional[partial_model(schema)], Field(default=None, description="values the message states")),  # noqa: UP045
+        agent=(Literal[names], Field(description="the assistant that handles the message")),  # type: ignore[valid-type,arg-type]
+        fields=(Optional[partial_model(schema)], Field(default=None, description="values the message states")),  # type: ignore[arg-type]  # noqa: UP045
     )
 
 

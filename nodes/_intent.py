@@ -14,25 +14,25 @@ _CANCEL = re.compile(
     r"(?:cancel(?:\s+(?:it|that|this|everything|the\s+\w+))?|start\s+over|never\s*mind|forget\s+(?:it|that|about\s+it)"
     r"|scrap\s+(?:it|that)|abort|stop|reset|quit)"
     r"(?:\s+please)?[\s.!]*$",
-    re.I,
+    re.IGNORECASE,
 )
 _YES = re.compile(
     r"^\s*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|confirm(?:ed)?|correct|right|go\s+ahead|do\s+it|please\s+do"
     r"|sounds\s+good|looks\s+good|that'?s\s+(?:right|correct)|y)(?:[\s,]+(?:please|thanks|go\s+ahead|do\s+it|"
     r"that'?s\s+right|publish\s+it|looks\s+good))*[\s.!]*$",
-    re.I,
+    re.IGNORECASE,
 )
-_NO = re.compile(r"^\s*(?:no|nope|nah|not\s+yet|wait|hold\s+on|n)[\s.!,]*$", re.I)
+_NO = re.compile(r"^\s*(?:no|nope|nah|not\s+yet|wait|hold\s+on|n)[\s.!,]*$", re.IGNORECASE)
 _QUESTION_START = re.compile(
     r"^\s*(?:(?:what|what's|whats|how|why|when|where|who|which|tell\s+me|any\s+idea)\b"
     r"|(?:can|could|would|will|is|are|do|does|did|should|shall|may|have|has)\s+"
     r"(?:i|you|we|it|this|that|there|the|my|your|a|an|they|he|she)\b)",
-    re.I,
+    re.IGNORECASE,
 )
 _REQUEST_START = re.compile(
     r"^\s*(?:i\s+(?:want|need|would\s+like|'d\s+like|wanna)|i'd\s+like|let'?s|please\s+(?:help|show|tell|find|give)"
     r"|help\s+me|show\s+me|give\s+me|switch\s+to|go\s+back\s+to|back\s+to)\b",
-    re.I,
+    re.IGNORECASE,
 )
 
 

@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel
-
 from stateline.errors import ConfigError, ModelProviderError
 
 from ._grounding import (
@@ -104,7 +103,7 @@ class OpenAIProvider:
             return fn(*args)
         except ModelProviderError:
             raise
-        except Exception as exc:  # noqa: BLE001 - every provider failure becomes one typed error
+        except Exception as exc:
             raise ModelProviderError(
                 f"OpenAI {what} failed ({type(exc).__name__}): {exc}", transient=_is_transient(exc)
             ) from exc
@@ -240,7 +239,7 @@ class OpenAIProvider:
 def _next(tokens: Iterator[Any]) -> Any:
     try:
         return next(tokens, None)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise ModelProviderError(f"OpenAI streamed reply failed ({type(exc).__name__}): {exc}",
                                  transient=_is_transient(exc)) from exc
 

@@ -22,7 +22,6 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
-
 from stateline.errors import ModelProviderError
 
 from ._speak import speak
@@ -48,7 +47,7 @@ def run_tool_loop(
     for _ in range(max_steps):
         try:
             answer = bound.invoke(messages)
-        except Exception as exc:  # noqa: BLE001 - one typed error for the model call
+        except Exception as exc:
             raise ModelProviderError(f"tool-using model call failed ({type(exc).__name__}): {exc}") from exc
         messages.append(answer)
         calls = getattr(answer, "tool_calls", None) or []

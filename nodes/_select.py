@@ -8,7 +8,13 @@ from collections.abc import Mapping
 from stateline.errors import ConfigError
 
 from ._offline import OfflineProvider
-from ._openai import DEFAULT_MAX_RETRIES, DEFAULT_MAX_TOKENS, DEFAULT_TIMEOUT, METHODS, OpenAIProvider
+from ._openai import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_TIMEOUT,
+    METHODS,
+    OpenAIProvider,
+)
 from ._provider import ModelProvider
 
 

@@ -6,11 +6,11 @@ import pytest
 from langchain_core.messages import AIMessage
 from langgraph.graph import END, START, MessagesState, StateGraph
 from pydantic import BaseModel, Field
-
-from stateline import App
 from stateline.errors import AgentDefinitionError
 from stateline.graphs import Agent
 from stateline.nodes import extract_fields, migrate_draft
+
+from stateline import App
 from tests.core.agents import Order, make_agents
 
 

@@ -5,13 +5,19 @@ from __future__ import annotations
 import pytest
 from langchain_core.tools import tool
 from pydantic import BaseModel, Field
-
-from stateline import App
 from stateline.errors import ConfigError, ModelProviderError
 from stateline.examples.storefront import PriceQuestion, create_agents
 from stateline.graphs import Agent
 from stateline.nodes import AgentCard, OpenAIProvider, provider_from_env
-from tests.fake_openai import NO_TOOL_CALL, TOOL_CALLS, FakeOpenAI, last_user_text, schema_name
+
+from stateline import App
+from tests.fake_openai import (
+    NO_TOOL_CALL,
+    TOOL_CALLS,
+    FakeOpenAI,
+    last_user_text,
+    schema_name,
+)
 
 CARDS = [AgentCard("listing", "Create listings", ("sell",)), AgentCard("pricing", "Suggest prices", ("price",))]
 
@@ -205,6 +211,6 @@ def test_an_agent_uses_tools_through_the_effect_ledger(tmp_path):
             assert app.send("t", "stock of sku AB-1").reply == "There are AB-1: 4 left."
             effects = [e for e in app.ops.ledger.list() if e.name == "tool:stock"]
     assert ran == ["AB-1"] and len(effects) == 1 and effects[0].status == "done"
-    with App([agent], db=f"sqlite:///{tmp_path}/off.db") as offline:  # tools need a model: a typed error
-        with pytest.raises(ModelProviderError, match="need a model"):
-            offline.send("t", "stock sku AB-1")
+    offline = App([agent], db=f"sqlite:///{tmp_path}/off.db")
+    with offline, pytest.raises(ModelProviderError, match="need a model"):  # tools need a model: a typed error
+        offline.send("t", "stock sku AB-1")
