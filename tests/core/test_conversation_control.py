@@ -177,3 +177,22 @@ def test_a_paused_agent_keeps_the_message_and_uses_it_when_back(tmp_path):
         done = app.send("t", "order size large").reply
         assert done == "Ordered 2 large teapot."  # the held message's fields were used
 
+
+
+def test_agents_migrate_fits_stored_drafts_to_the_new_version(tmp_path):
+    from .cli_helpers import cli, cli_json
+
+    db = f"sqlite:///{tmp_path}/m.db"
+    for version in (1, 2):
+        (tmp_path / f"v{version}.toml").write_text(f'agents = ["tests.core.migrate_agents:orders_v{version}"]\n')
+    v1, v2 = str(tmp_path / "v1.toml"), str(tmp_path / "v2.toml")
+    assert cli("run", "--agents-file", v1, "--thread", "t", "order: item kettle, qty three", db=db).returncode == 0
+    dry = cli_json("agents", "migrate", "--dry-run", "--agents-file", v2, db=db)
+    assert [(r["thread_id"], r["status"], r["from_version"], r["to_version"]) for r in dry] == [
+        ("t", "would migrate", 1, 2)
+    ]
+    (row,) = cli_json("agents", "migrate", "--agents-file", v2, db=db)
+    assert row["status"] == "migrated" and row["dropped"] == ["qty"]
+    assert cli_json("agents", "migrate", "--agents-file", v2, db=db) == []  # nothing left to do
+    shown = cli_json("threads", "show", "t", db=db)
+    assert shown["drafts"]["orders"] == {"item": "kettle", "quantity": 3}
