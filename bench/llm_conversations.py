@@ -169,6 +169,8 @@ def run(provider: ModelProvider, *, offline: bool, folder: Path) -> Result:
                 res.turns += 1
                 res.right += not problem
                 all_right &= not problem
+                print(f"c{n} {'ok ' if not problem else 'BAD'} {res.seconds[-1]:5.1f}s {text[:50]!r}",
+                      file=sys.stderr, flush=True)
                 if problem:
                     res.wrong.append(f"c{n} {text!r}: {problem} -> {reply[:120]!r}")
             res.unstated_acts += sum(not _stated(r, said) for r in catalog_rows(app.database))
