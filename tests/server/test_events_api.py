@@ -27,7 +27,8 @@ TURNS = [
 def storefront_app(db, provider=None, approval=False):
     app = App(db=db, provider=provider, workflow="storefront")
     for agent in create_agents(app.database):
-        app.register(replace(agent, approval=approval and agent.name == "listing"))
+        # confirm=False: the same acts on both providers (a model provider confirms by default)
+        app.register(replace(agent, approval=approval and agent.name == "listing", confirm=False))
     return app
 
 
