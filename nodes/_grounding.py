@@ -32,13 +32,19 @@ from ._intent import not_an_answer
 from ._provider import AgentCard
 
 NO_AGENT = "none"
+MAX_TEXT = 300
+"""Longest text a model may put in one field (a grammar-constrained server stops it there)."""
 _WORD = re.compile(r"[a-z0-9]+")
 
 
 def partial_model(schema: type[BaseModel]) -> type[BaseModel]:
     """``schema`` with every field optional, so the model can say 'not stated' with null."""
     fields: dict[str, Any] = {
-        name: (Optional[info.annotation], Field(default=None, description=info.description))  # noqa: UP045
+        name: (
+            Optional[info.annotation],  # noqa: UP045
+            Field(default=None, description=info.description,
+                  json_schema_extra={"maxLength": MAX_TEXT} if _unwrap(info.annotation) is str else None),
+        )
         for name, info in schema.model_fields.items()
     }
     return create_model(f"{schema.__name__}Fields", **fields)

@@ -55,6 +55,11 @@ def _unparsable(exc: BaseException | None) -> bool:
 class _NoAnswer(Exception):
     """A structured call produced nothing that parses into the requested model."""
 
+    def __init__(self, message: str, *, followed: bool = False) -> None:
+        super().__init__(message)
+        self.followed = followed
+        """True when the server did follow the method (the answer was cut at max_tokens)."""
+
 
 class _Refused(Exception):
     """While probing: this structured-output method does not work on this server."""
@@ -118,7 +123,10 @@ class OpenAIProvider:
             out = self._call(what, runnable.invoke, messages)
         except ModelProviderError as exc:
             if _unparsable(exc.__cause__):
-                raise _NoAnswer(str(exc.__cause__)) from exc
+                import openai
+
+                cut = isinstance(exc.__cause__, openai.LengthFinishReasonError)
+                raise _NoAnswer(str(exc.__cause__), followed=cut) from exc
             raise
         parsed = out.get("parsed") if isinstance(out, dict) else out
         if isinstance(parsed, dict):
@@ -174,8 +182,9 @@ class OpenAIProvider:
             if first is not None:  # parsed but invalid: validate asks the user for it
                 self._probed = method
                 return first
-            if probing:
+            if probing and not exc.followed:  # a cut answer: the server takes the method, the model rambles
                 raise _Refused(str(exc)) from exc
+            self._probed = method
             raise ModelProviderError(
                 f"OpenAI {what}: the server's {method} answer held no valid JSON twice ({exc}); "
                 "set STATELINE_STRUCTURED_OUTPUT to another method or use a model that follows JSON schemas"
