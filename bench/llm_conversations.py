@@ -109,6 +109,7 @@ CONVERSATIONS: list[list[Step]] = [
 class Result:
     """Figures for one run over every conversation."""
 
+    conversations: int = 0
     turns: int = 0
     right: int = 0
     conversations_right: int = 0
@@ -148,9 +149,11 @@ def judge(step: Step, turn_agent: str | None, reply: str) -> str:
     return "; ".join(problems)
 
 
-def run(provider: ModelProvider, *, offline: bool, folder: Path) -> Result:
+def run(provider: ModelProvider, *, offline: bool, folder: Path, only: set[int] | None = None) -> Result:
     res = Result()
     for n, steps in enumerate(CONVERSATIONS, 1):
+        if only and n not in only:
+            continue
         with _app(f"sqlite:///{folder}/c{n}-{'off' if offline else 'llm'}.db", provider) as app:
             all_right, said = True, ""
             for step in steps:
@@ -169,12 +172,13 @@ def run(provider: ModelProvider, *, offline: bool, folder: Path) -> Result:
                 res.turns += 1
                 res.right += not problem
                 all_right &= not problem
-                print(f"c{n} {'ok ' if not problem else 'BAD'} {res.seconds[-1]:5.1f}s {text[:50]!r}",
-                      file=sys.stderr, flush=True)
+                print(f"c{n} {'ok ' if not problem else 'BAD'} {res.seconds[-1]:5.1f}s calls={res.calls[-1]} "
+                      f"{text[:50]!r} {problem}", file=sys.stderr, flush=True)
                 if problem:
                     res.wrong.append(f"c{n} {text!r}: {problem} -> {reply[:120]!r}")
             res.unstated_acts += sum(not _stated(r, said) for r in catalog_rows(app.database))
             res.conversations_right += all_right
+            res.conversations += 1
     return res
 
 
@@ -209,7 +213,7 @@ def report(name: str, res: Result) -> str:
     lines = [
         f"## {name}",
         f"- turns right: {res.right}/{res.turns} ({res.right / max(res.turns, 1):.0%})",
-        f"- conversations right: {res.conversations_right}/{len(CONVERSATIONS)}",
+        f"- conversations right: {res.conversations_right}/{res.conversations}",
         f"- acts on values the user never stated: {res.unstated_acts}",
         f"- model calls per turn: median {calls:g}, mean {statistics.mean(res.calls) if res.calls else 0:.2f}",
         f"- turn time: median {secs:.2f} s",
@@ -228,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gguf", help="the model file for --server")
     parser.add_argument("--model", default="local")
     parser.add_argument("--method", default="auto")
+    parser.add_argument("--only", default="", help="conversation numbers, e.g. 1,4 (default: all)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         if args.offline:
@@ -240,7 +245,9 @@ def main(argv: list[str] | None = None) -> int:
             proc, url = start_server(args.server, args.gguf)
         try:
             provider = OpenAIProvider(model=args.model, base_url=url, method=args.method, timeout=120)
-            print(report(f"model {args.model} ({args.gguf or url})", run(provider, offline=False, folder=Path(tmp))))
+            only = {int(x) for x in args.only.split(",") if x.strip()} or None
+            result = run(provider, offline=False, folder=Path(tmp), only=only)
+            print(report(f"model {args.model} ({args.gguf or url})", result))
             print(f"- structured-output method chosen: {provider._probed}")
         finally:
             if proc is not None:

@@ -15,6 +15,7 @@ from langgraph.types import Command
 
 from ._agent_nodes import last_question, latest_user_text
 from ._intent import is_cancel, is_no, is_yes
+from ._router import score_agent
 from ._provider import AgentCard, ModelProvider
 from ._speak import speak, speak_stream
 from ._state import ConversationState
@@ -44,10 +45,32 @@ def _conversation_move(state: ConversationState, text: str, active: str | None) 
     return (state.get("confirming") or {}).get(active) == "asked" and (is_yes(text) or is_no(text))
 
 
+CLEAR_SCORE = 3.0
+"""A keyword score this high (the agent's name, or three of its signals) routes without a model."""
+
+
+def clear_signal(text: str, available: Sequence[AgentCard]) -> str | None:
+    """The one agent a message signals beyond doubt by the offline rules, else None.
+
+    A model router is still asked for everything else; this only spares it (and its
+    latency) the messages that name an agent outright ("back to the listing", "list a
+    product: title ..., price ..."), which a small model gets wrong surprisingly often.
+    """
+    scores = sorted(((score_agent(c, text), c.name) for c in available), reverse=True)
+    if not scores or scores[0][0] < CLEAR_SCORE:
+        return None
+    if len(scores) > 1 and scores[0][0] - scores[1][0] < 1.0:
+        return None
+    return scores[0][1]
+
+
 def _decide(
     state: ConversationState, provider: ModelProvider, text: str, available: Sequence[AgentCard], active: str | None
 ) -> tuple[str | None, dict[str, Any]]:
     """The agent for the message, and any fields extracted on the way (one model call)."""
+    clear = clear_signal(text, available)
+    if clear is not None and clear != active:
+        return clear, {}  # the message names it outright: no routing call (its collect extracts)
     card = next((c for c in available if c.name == active), None)
     joint = getattr(provider, "route_extract", None)
     if card is not None and card.schema is not None and callable(joint):

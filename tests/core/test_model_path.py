@@ -214,3 +214,14 @@ def test_an_agent_uses_tools_through_the_effect_ledger(tmp_path):
     offline = App([agent], db=f"sqlite:///{tmp_path}/off.db")
     with offline, pytest.raises(ModelProviderError, match="need a model"):  # tools need a model: a typed error
         offline.send("t", "stock sku AB-1")
+
+
+def test_a_message_that_names_an_agent_outright_needs_no_routing_call(tmp_path):
+    with FakeOpenAI(storefront) as server:
+        provider = OpenAIProvider(model="m", base_url=server.base_url, method="json_schema")
+        with App(db=f"sqlite:///{tmp_path}/o.db", provider=provider) as app:
+            for agent in create_agents(app.database):
+                app.register(agent)
+            turn = app.send("t", "list a product: title Oak Stool, price 18")
+            assert turn.agent == "listing"
+    assert [schema_name(r) for r in server.requests] == ["ListingFields"]  # one call: extraction only
