@@ -5,7 +5,8 @@
 Same harness as the crash test (``tests/lifecycle/crashkit.py``): the storefront conversation
 in forked worker processes, each killed at a random point (inside collect/validate/act,
 between an effect and its record, around and inside checkpoint writes, or after a random
-delay), then recovered. stateline recovers with ``recover()`` plus the operator step for
+delay), then recovered — or, in the ``next message`` column, not recovered at all: the next
+ordinary message (send, stream, or the next queued job) must finish what was left. stateline recovers with ``recover()`` plus the operator step for
 in-doubt effects; plain LangGraph (default durability, publish without a ledger) uses the
 usual restart recipe ``if graph.get_state(cfg).next: graph.invoke(None, cfg)``.
 """
@@ -35,10 +36,20 @@ ROWS = [
 ]
 
 
-def _launch(flavor: str, kills: int, seed: int, workdir: Path) -> subprocess.Popen:
+SIDES = {
+    "stateline": ("stateline", []),
+    "next-message": ("stateline", ["--no-recover", "--entry", "send", "--entry", "stream", "--entry", "worker"]),
+    "plain": ("plain", []),
+}
+"""Column -> (harness flavor, extra arguments). ``next-message``: stateline with no recover at all —
+after each crash the next ordinary message (App.send, App.stream, or the next queued job) goes on."""
+
+
+def _launch(side: str, kills: int, seed: int, workdir: Path) -> subprocess.Popen:
+    flavor, extra = SIDES[side]
     return subprocess.Popen(
         [sys.executable, "-m", "tests.lifecycle.crashkit", "--flavor", flavor, "--kills", str(kills),
-         "--seed", str(seed), "--workdir", str(workdir)],
+         "--seed", str(seed), "--workdir", str(workdir), *extra],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -47,7 +58,7 @@ def soak(kills: int, seed: int, jobs: int) -> dict[str, dict]:
     """Run both flavors, ``jobs`` harness processes at a time; summed tallies per flavor."""
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="crash-soak-") as tmp:
-        for flavor in ("stateline", "plain"):
+        for flavor in SIDES:
             share = -(-kills // jobs)
             procs = [_launch(flavor, share, seed + i, Path(tmp) / f"{flavor}{i}") for i in range(jobs)]
             total: dict = {}
@@ -57,7 +68,7 @@ def soak(kills: int, seed: int, jobs: int) -> dict[str, dict]:
                     raise SystemExit(f"{flavor} harness failed:\n{err[-3000:]}")
                 tally = json.loads(out.strip().splitlines()[-1])
                 for line in err.splitlines():
-                    if line.startswith("bad series") and flavor == "stateline":  # plain ones are expected
+                    if line.startswith("bad series") and flavor != "plain":  # plain ones are expected
                         print(f"[{flavor}] {line}", file=sys.stderr)
                 for k, v in tally.items():
                     if isinstance(v, dict):
@@ -79,11 +90,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     results = soak(args.kills, args.seed, args.jobs)
-    s, p = results["stateline"], results["plain"]
+    s, n, p = results["stateline"], results["next-message"], results["plain"]
     print(f"crash soak: {args.kills}+ SIGKILLs per side, seed {args.seed}, {time.perf_counter() - start:.0f}s\n")
-    print(f"{'':52} {'stateline':>10} {'plain LangGraph':>16}")
+    print("stateline: recover() after each crash; next message: no recover, the next send/stream/queued job goes on\n")
+    print(f"{'':52} {'stateline':>10} {'next message':>13} {'plain LangGraph':>16}")
     for key, label in ROWS:
-        print(f"{label:52} {s.get(key, 0):>10} {p.get(key, 0):>16}")
+        print(f"{label:52} {s.get(key, 0):>10} {n.get(key, 0):>13} {p.get(key, 0):>16}")
     print("\nkill points (stateline):", ", ".join(f"{k} {v}" for k, v in sorted(s.get("points", {}).items())))
     print("kill points (plain):    ", ", ".join(f"{k} {v}" for k, v in sorted(p.get("points", {}).items())))
 

@@ -81,10 +81,21 @@ HOOK_METHODS = (
 
 
 class HookSet:
-    """The hooks registered on one app; calls each hook that has the method."""
+    """The hooks registered on one app; calls each hook that has the method.
+
+    Two kinds: *participants* (the framework's own tracking) come first and their errors
+    propagate — a step whose event cannot be recorded fails, as the run would if its run
+    row could not be written; *observers* (user hooks) are fail-open: a broken observer
+    is logged and never breaks the conversation it observes.
+    """
 
     def __init__(self, hooks: Iterable[object] = ()) -> None:
         self._hooks: list[object] = list(hooks)
+        self._participants: list[object] = []
+
+    def add_participant(self, hook: object) -> None:
+        """Register framework tracking whose failures must stop the step (see the class docstring)."""
+        self._participants.append(hook)
 
     def add(self, hook: object) -> None:
         if not any(callable(getattr(hook, m, None)) for m in HOOK_METHODS):
@@ -96,13 +107,15 @@ class HookSet:
         self._hooks.append(hook)
 
     def __bool__(self) -> bool:
-        return bool(self._hooks)
+        return bool(self._hooks or self._participants)
 
     def emit(self, method: str, **kwargs: Any) -> None:
-        """Call ``method`` on every hook that has it; a failing hook is logged, never fatal.
-
-        A broken observer must not break the conversation it observes.
-        """
+        """Call ``method`` on every participant (errors propagate), then on every observer
+        that has it (a failing observer is logged, never fatal)."""
+        for hook in self._participants:
+            fn = getattr(hook, method, None)
+            if fn is not None:
+                fn(**kwargs)
         for hook in self._hooks:
             fn = getattr(hook, method, None)
             if fn is None:

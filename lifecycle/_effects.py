@@ -134,6 +134,12 @@ class DurableLedger:
         """
         return self.list(thread_id=thread_id, status=IN_DOUBT)
 
+    def has_in_doubt(self, thread_id: str) -> bool:
+        """Whether ``thread_id`` has an effect in doubt (one indexed probe; see :meth:`in_doubt`)."""
+        return self._db.query_one(
+            "SELECT 1 FROM effect_ledger WHERE thread_id = ? AND status = ? LIMIT 1", (thread_id, IN_DOUBT)
+        ) is not None
+
     def get(self, effect_id: str) -> EffectRecord:
         row = self._db.query_one("SELECT * FROM effect_ledger WHERE effect_id = ?", (effect_id,))
         if row is None:

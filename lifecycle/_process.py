@@ -44,6 +44,12 @@ def _host() -> str:
     return socket.gethostname()
 
 
+def is_me(host: str | None, pid: int | None, proc: str | None) -> bool:
+    """Whether a recorded (host, pid, start time) is this very process."""
+    me = current()
+    return (host, pid, proc) == (me.host, me.pid, me.proc)
+
+
 def is_alive(host: str | None, pid: int | None, proc: str | None) -> bool | None:
     """True/False for a process on this host; None when it runs elsewhere (cannot tell)."""
     if host != _host() or pid is None:

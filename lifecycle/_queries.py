@@ -54,6 +54,13 @@ class RunLog:
         rows = self._db.query("SELECT * FROM tracking_events WHERE run_id = ? ORDER BY seq", (run_id,))
         return [StepEvent(**dict(r)) for r in rows]
 
+    def latest(self, thread_id: str) -> RunInfo | None:
+        """The thread's most recent run (one indexed row), or None."""
+        row = self._db.query_one(
+            "SELECT * FROM tracking_runs WHERE thread_id = ? ORDER BY started_at DESC, run_id DESC LIMIT 1", (thread_id,)
+        )
+        return None if row is None else run_info(row)
+
     def thread_runs(self, thread_id: str) -> list[RunInfo]:
         """Every run of ``thread_id``, oldest first."""
         rows = self._db.query(

@@ -37,7 +37,9 @@ class Runner(Protocol):
     def pending_tasks(self, thread_id: str) -> list[str]: ...  # names of unfinished tasks, subgraphs included
     def input_persisted(self, thread_id: str, run_id: str) -> bool: ...
     def resume(self, thread_id: str, *, user_id: str | None, kind: str, parent_run_id: str | None, attempt: int) -> str: ...
-    def resubmit(self, thread_id: str, text: str, *, user_id: str | None, parent_run_id: str) -> str: ...
+    def resubmit(
+        self, thread_id: str, text: str, *, user_id: str | None, parent_run_id: str, attempt: int
+    ) -> str: ...
 
 
 class Recovery:
@@ -55,7 +57,6 @@ class Recovery:
         self._leases = ThreadLeases(db, lease_s=lease_s)
         self._log = RunLog(db)
         self._sleep = sleep
-        self._force = False
 
     # -- finding work ---------------------------------------------------------------
     def gone(self, run: RunInfo) -> bool:
@@ -111,16 +112,15 @@ class Recovery:
         failed turns are retried whatever their error class and attempt count (after the cause
         was fixed); effects in doubt still have to be resolved first.
         """
-        self._force = retry_failed
         actions: list[RecoveryAction] = []
         for t in self._candidates(thread_id):
-            actions.extend(self._thread(t))
+            actions.extend(self._thread(t, retry_failed))
         while wait and any(a.outcome == "scheduled" for a in actions):
             scheduled = [a.thread_id for a in actions if a.outcome == "scheduled"]
             actions = [a for a in actions if a.outcome != "scheduled"]
             self._sleep(min(self.policy.max_delay_s, max(0.0, self._next_due(scheduled) - now())))
             for t in scheduled:
-                actions.extend(self._thread(t))
+                actions.extend(self._thread(t, retry_failed))
         return RecoveryReport(actions)
 
     def _next_due(self, threads: list[str]) -> float:
@@ -131,14 +131,18 @@ class Recovery:
         return (run.ended_at or run.started_at) + self.policy.delay(run.attempt)
 
     def _look(self, thread_id: str) -> tuple[list[RunInfo], list[RunInfo], str] | RecoveryAction:
-        """(runs, runs still marked running, thread status), or a ``busy`` action if a live process has it."""
+        """(runs, runs still marked running, thread status), or a ``busy`` action if a live process has it.
+
+        Called with the thread's lease held: a run of this very process still marked running
+        cannot be in flight (every run holds the lease), so it counts as gone.
+        """
         runs = self._log.thread_runs(thread_id)
         running = [r for r in runs if r.status == "running"]
-        if any(not self.gone(r) for r in running):
+        if any(not self.gone(r) and not _process.is_me(r.host, r.pid, r.proc) for r in running):
             return RecoveryAction(thread_id, "busy", "a live process is running this thread")
         return runs, running, self._runner.thread_status(thread_id)
 
-    def _thread(self, thread_id: str) -> list[RecoveryAction]:
+    def _thread(self, thread_id: str, retry_failed: bool) -> list[RecoveryAction]:
         look = self._look(thread_id)
         if isinstance(look, RecoveryAction):
             return [look]
@@ -150,14 +154,28 @@ class Recovery:
             )]
         owner = self._leases.acquire(thread_id)
         if owner is None:
-            return [RecoveryAction(thread_id, "busy", "another recoverer holds this thread")]
+            return [RecoveryAction(thread_id, "busy", "another recoverer or a turn holds this thread")]
         try:
-            return self._locked(thread_id)
+            return self.settle(thread_id, retry_failed=retry_failed)
         finally:
             self._leases.release(thread_id, owner)
 
-    def _locked(self, thread_id: str) -> list[RecoveryAction]:
-        """Decide again under the lease (another recoverer may have finished the thread), then act."""
+    def settle(self, thread_id: str, *, retry_failed: bool = False, for_message: bool = False) -> list[RecoveryAction]:
+        """Finish what the thread's earlier turns left, with its lease held by the caller.
+
+        The one decision every entry point shares: ``recover`` calls it per thread, and so does
+        every new turn (``for_message``) before its own message runs — so a crash followed by
+        the next message gets exactly what a crash followed by ``recover`` gets. Rules:
+
+        - runs of dead processes are closed (conditionally, so two deciders never both act);
+        - an effect in doubt blocks the thread: nothing runs until an operator resolves it;
+          after that the cut-short turn is finished (its act re-runs under the *same* effect
+          key, so a ``done`` effect is replayed and a ``redo`` one runs once);
+        - unfinished tasks are resumed; a transient failure is retried (bounded by the
+          policy's attempts; the next message does not wait for the backoff);
+        - an accepted input that never reached a checkpoint is re-submitted, whether its
+          process died or its run failed with a transient error before the checkpoint.
+        """
         look = self._look(thread_id)
         if isinstance(look, RecoveryAction):
             return [look]
@@ -175,23 +193,55 @@ class Recovery:
                 return [RecoveryAction(thread_id, "busy", "another recoverer took this run over")]
             if final == "completed":
                 actions.append(RecoveryAction(thread_id, "closed", note, r.run_id))
+        doubtful = self._ledger.in_doubt(thread_id=thread_id)
+        if doubtful:
+            ids = ", ".join(e.effect_id for e in doubtful)
+            return [*actions, RecoveryAction(thread_id, "in_doubt", f"effects in doubt: {ids}; resolve them first")]
         last = stale[-1] if stale else (runs[-1] if runs else None)
-        user_id = last.user_id if last else None
         if status == "interrupted":
             actions.append(self._run(thread_id, "resumed", lambda: self._runner.resume(
-                thread_id, user_id=user_id, kind="recover", parent_run_id=last.run_id if last else None, attempt=1)))
+                thread_id, user_id=last.user_id if last else None, kind="recover",
+                parent_run_id=last.run_id if last else None, attempt=1)))
         elif status == "failed":
-            actions.append(self._failed(thread_id))
+            actions.append(self._failed(thread_id, retry_failed, for_message))
         elif status == "waiting":
             actions.append(RecoveryAction(thread_id, "waiting", "waiting for a person; left alone"))
+        elif (early := self._failed_before_input(runs, children)) is not None:
+            lost.append(early)
+        return actions + self._resubmit(thread_id, lost, retry_failed)
+
+    def _failed_before_input(self, runs: list[RunInfo], children: set[str | None]) -> RunInfo | None:
+        """The thread's latest run if it failed before its input reached a checkpoint (the thread
+        looks idle, its message is in no checkpoint) and nothing has taken it over yet."""
+        run = runs[-1] if runs else None
+        if run is None or run.status != "failed" or run.input is None or run.run_id in children:
+            return None
+        return None if self._runner.input_persisted(run.thread_id, run.run_id) else run
+
+    def _resubmit(self, thread_id: str, lost: list[RunInfo], retry_failed: bool) -> list[RecoveryAction]:
+        actions: list[RecoveryAction] = []
         for r in lost:
             if self._runner.thread_status(thread_id) not in ("idle", "new"):
                 actions.append(RecoveryAction(thread_id, "held", "input kept until the thread is idle", r.run_id))
                 break
+            if r.status == "failed" and not retry_failed:
+                if not r.transient:
+                    actions.append(RecoveryAction(
+                        thread_id, "failed", f"permanent error before the input was stored: {r.error_type}: "
+                        f"{r.error_message}; `stateline recover --thread {thread_id} --retry-failed`", r.run_id))
+                    break
+                if r.attempt >= self.policy.max_attempts:
+                    actions.append(RecoveryAction(thread_id, "gave_up", f"{r.attempt} attempts failed", r.run_id))
+                    break
             if r.status == "running" and not self._close(r, "interrupted", LOST_NOTE):
                 break
+            if r.status == "failed" and not self._db.execute(
+                "UPDATE tracking_runs SET status = 'retried' WHERE run_id = ? AND status = 'failed'", (r.run_id,)
+            ):
+                break
             actions.append(self._run(thread_id, "resubmitted", lambda r=r: self._runner.resubmit(
-                thread_id, r.input or "", user_id=r.user_id, parent_run_id=r.run_id)))
+                thread_id, r.input or "", user_id=r.user_id, parent_run_id=r.run_id,
+                attempt=r.attempt + 1 if r.status == "failed" else 1)))
         return actions
 
     def _close(self, run: RunInfo, status: str, note: str) -> bool:
@@ -225,25 +275,24 @@ class Recovery:
                 )
         return bool(changed)
 
-    def _failed(self, thread_id: str) -> RecoveryAction:
-        failed = [r for r in self._log.thread_runs(thread_id) if r.status in ("failed", "retried")]
-        if not failed:
-            return RecoveryAction(thread_id, "failed", "a node failed outside a tracked run; resume it by hand")
-        run = failed[-1]
+    def _failed(self, thread_id: str, retry_failed: bool, for_message: bool) -> RecoveryAction:
+        """A node failed: retry the turn if its error is transient (or ``retry_failed``), or if it
+        failed on an effect in doubt that an operator has resolved since."""
+        runs = self._log.thread_runs(thread_id)
+        failed = [r for r in runs if r.status in ("failed", "retried")]
+        if not failed and not (retry_failed and runs):
+            return RecoveryAction(thread_id, "failed", "a node failed outside a tracked run; once its cause is fixed, "
+                                  f"`stateline recover --thread {thread_id} --retry-failed`")
+        run = failed[-1] if failed else runs[-1]
         error = f"{run.error_type}: {run.error_message}"
-        if run.error_type == IN_DOUBT:
-            doubtful = self._ledger.in_doubt(thread_id=thread_id)
-            if doubtful:
-                ids = ", ".join(e.effect_id for e in doubtful)
-                return RecoveryAction(thread_id, "in_doubt", f"effects in doubt: {ids}; resolve them first", run.run_id)
-        elif self._force:
-            pass
+        if run.error_type == IN_DOUBT or retry_failed:
+            pass  # resolved in doubt (checked by settle) or forced by the operator: finish it
         elif not run.transient:
             return RecoveryAction(thread_id, "failed", f"permanent error, not retried: {error}; once its cause is "
                                   f"fixed, `stateline recover --thread {thread_id} --retry-failed`", run.run_id)
         elif run.attempt >= self.policy.max_attempts:
             return RecoveryAction(thread_id, "gave_up", f"{run.attempt} attempts failed; last: {error}", run.run_id)
-        elif now() < self._due(run):
+        elif not for_message and now() < self._due(run):
             return RecoveryAction(
                 thread_id, "scheduled", f"retry {run.attempt + 1} due in {self._due(run) - now():.1f}s ({error})", run.run_id)
         # a 'retried' run with no later run: a recoverer died between claiming it and retrying (we hold the lease)

@@ -1,11 +1,12 @@
 """Execution tracking through the ``graphs`` hook protocol: run rows and ordered step events.
 
-The run row is written when ``run_started`` fires, before the graph is invoked, with the
-accepted input: a crash before the first checkpoint still leaves what recovery needs
-(LangGraph #8764). Events go to the same database as the checkpoints.
+The turn core writes the run row (:meth:`Tracker.open_run`) before the graph is invoked,
+with the accepted input: a crash before the first checkpoint still leaves what recovery
+needs (LangGraph #8764). If it cannot be written, nothing runs. Events go to the same
+database as the checkpoints.
 
 Run rows are committed durably (a run started with ``durability="sync"``: by the run's
-first durable commit, see ``run_started``). Step events are committed as they happen but
+first durable commit, see ``open_run``). Step events are committed as they happen but
 without their own fsync (``transaction(durable=False)``): they survive a
 process crash at once, and a power loss once the step's checkpoint, committed durably
 right after the node, syncs the file. Each saved ~0.7 ms of a turn's wall time.
@@ -31,11 +32,22 @@ def _clip(text: str | None) -> str | None:
 
 
 class Tracker:
-    """A hook object for ``App.hooks``: runs and step events, stored as they happen."""
+    """Run rows and step events, stored as they happen.
 
-    def __init__(self, db: Database, *, policy: RetryPolicy | None = None, batch: bool = True) -> None:
+    A participant of the turn core, not an observer: :meth:`open_run` and :meth:`close_run`
+    are called by the core itself (a run row that cannot be written stops the turn before
+    anything runs), and the node hooks are registered as participants, whose errors fail
+    the step instead of being logged away. With ``steps=False`` (``App(tracking=False)``)
+    only run rows are kept: recovery needs them; step timelines are optional.
+    """
+
+    def __init__(
+        self, db: Database, *, policy: RetryPolicy | None = None, batch: bool = True, steps: bool = True
+    ) -> None:
         self._db = db
         self.policy = policy or RetryPolicy()
+        self.steps = steps
+        """Record step events (node started/finished/failed, agent switches, effects)."""
         self.batch = batch
         """Write a node's 'started' event with its 'finished' one (one commit per node instead of
         two); after a crash, recovery records which tasks were left unfinished instead."""
@@ -52,7 +64,7 @@ class Tracker:
         return self._current.get(thread_id)
 
     # -- runs -----------------------------------------------------------------------
-    def run_started(
+    def open_run(
         self, *, run_id: str, thread_id: str, input: Any, user_id: str | None = None, kind: str | None = None,
         parent_run_id: str | None = None, attempt: int = 1, durability: str | None = None, **_: Any,
     ) -> None:
@@ -76,7 +88,7 @@ class Tracker:
         if kind != "turn":
             self.event(run_id, "resumed", detail=f"{kind} of {parent_run_id}" if parent_run_id else kind)
 
-    def run_finished(self, *, run_id: str, thread_id: str, status: str, error: BaseException | None, **_: Any) -> None:
+    def close_run(self, *, run_id: str, thread_id: str, status: str, error: BaseException | None, **_: Any) -> None:
         with self._lock:
             rows, agent = self._take(run_id)
             self._seq.pop(run_id, None)
@@ -108,7 +120,7 @@ class Tracker:
         With ``batch`` on, an event with ``flush=False`` (a node starting, an agent switch, an
         effect) is written with the next flushed one (the node finishing) in one transaction.
         """
-        if run_id is None:
+        if run_id is None or not self.steps:
             return
         with self._lock:
             if run_id not in self._seq:

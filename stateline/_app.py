@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from langchain_core.messages import HumanMessage
-from langgraph.errors import GraphInterrupt
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command
 
-from stateline.checkpointing import AutoRetention, Database, ThreadIndex, ThreadInfo, head_is_idle, open_database
+from stateline.checkpointing import AutoRetention, Database, ThreadIndex, ThreadInfo, open_database
+from stateline.errors import SetupError, UnknownThreadError
 from stateline.graphs import Agent, AgentRegistry, HookSet, build_supervisor, install_runtime, run_config
 from stateline.lifecycle import RetryPolicy
 from stateline.nodes import EffectLedger, Gate, ModelProvider, provider_from_env
-from stateline.errors import InvalidInputError, SetupError, UnknownThreadError
 
-from ._convert import interrupt_value, replies_after_last_user, thread_status, to_view
-from ._ids import check_id, check_message, new_id
+from ._convert import thread_status, to_view
+from ._core import TurnCore
+from ._ids import check_id
 from ._records import Turn, ThreadView
 from ._wiring import Operations, wire
 
@@ -43,7 +41,7 @@ class App:
         workflow: str | None = None,
         agents_file: str | Path | None = None,
         durability: Durability = "sync",
-        tracking: bool = True,
+        tracking: bool = True,  # False: no step events (run rows, leases, ledger and recovery stay: see docs)
         retry_policy: RetryPolicy | None = None,
         failure_limit: int = 3,
     ) -> None:
@@ -66,10 +64,10 @@ class App:
         self.ledger: EffectLedger | None = None
         self._graph: CompiledStateGraph | None = None
         self._plugins: list[Any] = []
-        self.ops: Operations | None = None
-        """Lifecycle, tracking, effect ledger and recovery; None with ``tracking=False``."""
-        if tracking:
-            self.ops = wire(self, policy=retry_policy, failure_limit=failure_limit)
+        self.ops: Operations = wire(self, policy=retry_policy, failure_limit=failure_limit, steps=tracking)
+        """Lifecycle, run tracking, effect ledger, leases and recovery: participants of every turn."""
+        self.core = TurnCore(self)
+        """The one admission and execution path (``stateline._core``)."""
 
     # -- building -------------------------------------------------------------
     def register(self, agent: Agent, *, replace: bool = False) -> Agent:
@@ -86,22 +84,24 @@ class App:
     def add_hook(self, hook: object) -> None:
         """Register a hook: ``graphs`` protocols (run/node/agent switch) and, with tracking,
         ``on_transition`` / ``on_effect`` (see ``lifecycle``)."""
-        if self.ops is not None and callable(getattr(hook, "on_transition", None)):
+        if callable(getattr(hook, "on_transition", None)):
             self.ops.lifecycle.add_hook(hook)
-        if self.ops is not None and callable(getattr(hook, "on_effect", None)):
+        if callable(getattr(hook, "on_effect", None)):
             self.ops.ledger.add_hook(hook)
         from stateline.graphs import HOOK_METHODS
 
-        if any(callable(getattr(hook, m, None)) for m in HOOK_METHODS) or self.ops is None:
+        if any(callable(getattr(hook, m, None)) for m in HOOK_METHODS):
             self.hooks.add(hook)
+        elif not callable(getattr(hook, "on_transition", None)) and not callable(getattr(hook, "on_effect", None)):
+            self.hooks.add(hook)  # raises SetupError naming the hook methods
 
     def recover(self, *, thread_id: str | None = None, wait: bool = False, retry_failed: bool = False) -> Any:
         """Finish interrupted work (all threads, or one): a ``lifecycle.RecoveryReport``.
 
-        Needs tracking (the run rows); see :class:`lifecycle.Recovery` for the rules.
+        The same rules every new turn applies first (``Recovery.settle``); see ``docs/architecture.md``.
         """
-        if self.ops is None:
-            raise SetupError("recover() needs tracking: create the App with tracking=True (the default)")
+        if thread_id is not None:
+            thread_id = check_id("thread id", thread_id)
         return self.ops.recovery.recover(thread_id=thread_id, wait=wait, retry_failed=retry_failed)
 
     @property
@@ -152,101 +152,46 @@ class App:
 
         return event_log(self).after(check_id("thread id", thread_id), after)
 
-    # -- running --------------------------------------------------------------
-    def _config(self, thread_id: str, user_id: str | None, run_id: str) -> dict[str, Any]:
-        return run_config({"thread_id": thread_id, "user_id": user_id, "run_id": run_id})
+    # -- running (every entry point goes through the turn core, stateline._core) ----------
+    def _config(self, configurable: dict[str, Any]) -> dict[str, Any]:
+        return run_config(configurable)
 
     def send(self, thread_id: str, message: str, *, user_id: str | None = None, run_id: str | None = None) -> Turn:
         """Handle one user message in ``thread_id`` and return the agents' replies.
 
-        What happens to the thread's previous turn, chosen explicitly and reported in
-        ``Turn.previous``:
+        What happens to the thread's earlier turns is decided by the same rules as
+        :meth:`recover` (see ``docs/architecture.md``) and reported in ``Turn.previous``:
 
-        - cut short by a crash (unfinished tasks, no error): it is finished first (only its
-          unfinished tasks run; with tracking, a turn whose input never reached a checkpoint
-          is re-submitted), then this message runs — ``previous="resumed"``;
-        - failed (a node raised): it is *not* retried; this message starts a new turn from
-          START and the failed turn is abandoned — ``previous="restarted"``
-          (``stateline recover`` / :meth:`resume` retry a failed turn instead).
+        - cut short by a crash, or failed with a transient error: it is finished (or retried)
+          first, then this message runs — ``previous="resumed"``; if it fails again,
+          :class:`~stateline.errors.TurnNotAcceptedError` and this message is not stored;
+        - an effect in doubt: :class:`~stateline.errors.ThreadInDoubtError`, nothing runs
+          until ``stateline effects resolve``;
+        - failed with a permanent error: the failed turn is rolled back (the thread goes back
+          to before its message) and this message starts anew — ``previous="restarted"``;
+        - waiting for approval: :class:`~stateline.errors.ThreadStateError`.
 
         ``run_id`` names the turn's run (default: a fresh id); a queue passes its own, so that
         after a crash it can tell whether the turn was already accepted. A run id that is
         already stored is refused: the same turn is never accepted twice.
         """
-        thread_id = check_id("thread id", thread_id)
-        text = check_message(message)
-        if user_id is not None:
-            check_id("user id", user_id)
-        if run_id is not None:
-            check_id("run id", run_id)
-            if self.ops is not None and self.ops.runs.exists(run_id):
-                raise InvalidInputError(f"run {run_id!r} already exists; a turn is accepted once")
-        resumed = False
-        previous: str | None = None
-        if self.ops is not None and self.ops.recovery.stale_runs(thread_id):
-            resumed = bool(self.ops.recovery.recover(thread_id=thread_id).acted)
-            previous = "resumed" if resumed else None
-        with self._held(thread_id):
-            # the common case (the last turn finished) from the head alone; get_state otherwise
-            status = "idle" if head_is_idle(self.database, thread_id) else self.status(thread_id)
-            if status == "waiting":
-                raise InvalidInputError(
-                    f"thread {thread_id!r} is waiting for approval; answer it with "
-                    f"`stateline resume {thread_id} --approve | --reject | --edit k=v`"
-                )
-            if status == "interrupted":
-                self._run(thread_id, user_id, None, None, kind="resume")
-                resumed, previous = True, "resumed"
-            elif status == "failed":
-                previous = "restarted"
-            self.threads.touch(thread_id, user_id=user_id, workflow=self.workflow)
-            turn = self._run(thread_id, user_id, {"messages": [HumanMessage(text)]}, text, run_id=run_id)
-        return _with(turn, resumed=resumed, previous=previous)
+        req = self.core.request(thread_id, message=message, user_id=user_id, run_id=run_id, needs_message=True)
+        with self.core.leased(req.thread_id):
+            admission = self.core.admit(req)
+            assert admission.step is not None
+            turn = self.core.invoke(admission.step)
+        return _with(turn, resumed=admission.previous == "resumed", previous=admission.previous)
 
     def resume(self, thread_id: str, *, user_id: str | None = None, decision: Any = None) -> Turn:
-        """Finish an interrupted turn (``invoke(None)``), or answer a waiting one with ``decision``."""
-        thread_id = check_id("thread id", thread_id)
-        status = self.status(thread_id)
-        if status == "new":
-            raise UnknownThreadError(thread_id)
-        if decision is not None and status != "waiting":
-            raise InvalidInputError(f"thread {thread_id!r} is not waiting for approval (it is {status})")
-        payload = Command(resume=decision) if decision is not None else None
-        with self._held(thread_id):
-            return self._run(thread_id, user_id, payload, None, kind="decision" if decision is not None else "resume")
-
-    def _held(self, thread_id: str) -> AbstractContextManager[None]:
-        """The thread's lease for one turn: a recoverer or a turn in another process holding it
-        makes this one fail with ThreadBusyError before anything runs (not run twice at once).
-        Without tracking there is no lease table: nothing to hold."""
-        return self.ops.recovery.leases.held(thread_id) if self.ops is not None else nullcontext()
-
-    def _run(self, thread_id: str, user_id: str | None, payload: Any, text: str | None, **track: Any) -> Turn:
-        """One graph invocation as a tracked run; ``track`` (kind, parent_run_id, attempt) goes to run_started."""
-        run_id = track.pop("run_id", None) or new_id()
-        config = self._config(thread_id, user_id, run_id)
-        self.hooks.emit(
-            "run_started", run_id=run_id, thread_id=thread_id, input=text, user_id=user_id,
-            durability=self.durability, **track,
-        )
-        try:
-            result = self.graph.invoke(payload, config, durability=self.durability)
-        except GraphInterrupt:
-            result = None
-        except BaseException as exc:
-            self.hooks.emit("run_finished", run_id=run_id, thread_id=thread_id, status="failed", error=exc)
-            raise
-        snapshot = None if _finished(result) else self.graph.get_state({"configurable": {"thread_id": thread_id}})
-        waiting = snapshot is not None and thread_status(snapshot) == "waiting"
-        status = "waiting" if waiting else "completed"
-        self.hooks.emit("run_finished", run_id=run_id, thread_id=thread_id, status=status, error=None)
-        values = result if snapshot is None else (snapshot.values or (result or {}))
-        replies = replies_after_last_user(list(values.get("messages") or []))
-        agent = next((m.agent for m in reversed(replies) if m.agent), None)
-        return Turn(
-            thread_id, run_id, status, tuple(replies), agent if agent != "supervisor" else None,
-            interrupt=interrupt_value(snapshot) if waiting and snapshot is not None else None,
-        )
+        """Finish an interrupted or failed turn (``invoke(None)``), or answer a waiting one with ``decision``
+        (``{"action": "approve" | "reject" | "edit", "fields": {...}}``)."""
+        req = self.core.request(thread_id, decision=decision, user_id=user_id)
+        with self.core.leased(req.thread_id):
+            admission = self.core.admit(req)
+            if admission.step is None:  # settling finished the unfinished turn
+                acted = [a for a in admission.settled if a.run_id]
+                return _with(self.core.current_turn(req.thread_id, acted[-1].run_id if acted else ""), resumed=True)
+            return self.core.invoke(admission.step)
 
     # -- reading --------------------------------------------------------------
     def status(self, thread_id: str) -> str:
@@ -286,13 +231,6 @@ class App:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _finished(result: Any) -> bool:
-    """Whether ``invoke``'s result already is the thread's final state: it returns the last
-    values with ``__interrupt__`` added when the run stopped for a person, so a result with
-    messages and no interrupt saves reading the state back (a ``get_state``)."""
-    return isinstance(result, dict) and "__interrupt__" not in result and result.get("messages") is not None
 
 
 def _with(turn: Turn, **changes: Any) -> Turn:

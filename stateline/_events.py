@@ -14,14 +14,13 @@ the run timeline reads.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from stateline.checkpointing import Database, Migration, now
-from stateline.errors import InvalidInputError, UnknownRunError
+from stateline.errors import InvalidInputError
 
 
 class _EventBase(BaseModel):
@@ -165,54 +164,26 @@ MIGRATIONS: list[Migration] = [
             PRIMARY KEY (thread_id, seq)
         );
         CREATE INDEX IF NOT EXISTS stream_events_run ON stream_events(run_id, seq);
-        CREATE TABLE IF NOT EXISTS stream_runs (
-            run_id TEXT PRIMARY KEY,
-            thread_id TEXT NOT NULL,
-            user_id TEXT,
-            kind TEXT NOT NULL,
-            input TEXT,
-            status TEXT NOT NULL,
-            agent TEXT,
-            error TEXT,
-            started_at REAL NOT NULL,
-            finished_at REAL
-        );
-        CREATE INDEX IF NOT EXISTS stream_runs_thread ON stream_runs(thread_id, started_at);
-        CREATE TABLE IF NOT EXISTS stream_steps (
-            run_id TEXT NOT NULL,
-            task_id TEXT NOT NULL,
-            thread_id TEXT NOT NULL,
-            namespace TEXT NOT NULL,
-            node TEXT NOT NULL,
-            agent TEXT,
-            started_at REAL NOT NULL,
-            duration_ms REAL,
-            status TEXT NOT NULL,
-            error TEXT,
-            PRIMARY KEY (run_id, task_id)
-        )
         """,
-    )
+    ),
+    # one store per fact: runs and steps live in lifecycle's tracking_runs / tracking_events
+    (2, "DROP TABLE IF EXISTS stream_steps; DROP TABLE IF EXISTS stream_runs"),
 ]
 
 
 class EventLog:
-    """Per-thread event streams with offsets, plus the runs and steps that produced them."""
+    """Per-thread event streams with offsets (what a client saw; runs and steps are lifecycle's)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
         db.migrate("stream_events", MIGRATIONS)
 
     # -- events -----------------------------------------------------------------
-    def append(self, thread_id: str, events: Sequence[Any], *, steps: Sequence[dict[str, Any]] = ()) -> list[Any]:
-        """Store ``events`` at the end of ``thread_id``'s stream; return them with offsets set.
-
-        ``steps`` (rows of :data:`stream_steps`) are written in the same transaction.
-        """
-        if not events and not steps:
+    def append(self, thread_id: str, events: Sequence[Any]) -> list[Any]:
+        """Store ``events`` at the end of ``thread_id``'s stream; return them with offsets set."""
+        if not events:
             return []
         with self.db.transaction() as conn:
-            self._write_steps(conn, steps)
             row = conn.execute(
                 "SELECT COALESCE(MAX(seq), 0) FROM stream_events WHERE thread_id = ?", (thread_id,)
             ).fetchone()
@@ -255,61 +226,4 @@ class EventLog:
         rows = self.db.query("SELECT body FROM stream_events WHERE run_id = ? ORDER BY seq", (run_id,))
         return [parse_event(r["body"]) for r in rows]
 
-    # -- runs and steps ---------------------------------------------------------
-    def run_started(self, run_id: str, thread_id: str, *, user_id: str | None, kind: str, input: Any) -> None:
-        """Record a run; a run of the thread still marked running was cut short (a crash): say so."""
-        with self.db.transaction() as conn:
-            conn.execute(
-                "UPDATE stream_runs SET status = 'interrupted', error = 'the process stopped during this run' "
-                "WHERE thread_id = ? AND status = 'running'",
-                (thread_id,),
-            )
-            conn.execute(
-                "INSERT INTO stream_runs(run_id, thread_id, user_id, kind, input, status, started_at) "
-                "VALUES (?, ?, ?, ?, ?, 'running', ?)",
-                (run_id, thread_id, user_id, kind, None if input is None else json.dumps(input, default=str), now()),
-            )
 
-    def run_finished(self, run_id: str, *, status: str, agent: str | None, error: str | None) -> None:
-        self.db.execute(
-            "UPDATE stream_runs SET status = ?, agent = ?, error = ?, finished_at = ? WHERE run_id = ?",
-            (status, agent, error, now(), run_id),
-        )
-
-    def runs(self, thread_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
-        """The thread's runs, oldest first."""
-        rows = self.db.query(
-            "SELECT * FROM stream_runs WHERE thread_id = ? ORDER BY started_at DESC LIMIT ?", (thread_id, limit)
-        )
-        return [_run_row(r) for r in reversed(rows)]
-
-    def run(self, run_id: str) -> dict[str, Any]:
-        row = self.db.query_one("SELECT * FROM stream_runs WHERE run_id = ?", (run_id,))
-        if row is None:
-            raise UnknownRunError(run_id)
-        return _run_row(row)
-
-    @staticmethod
-    def _write_steps(conn: Any, steps: Iterable[dict[str, Any]]) -> None:
-        """Insert or finish step rows (a step is a task of the graph, subgraphs included)."""
-        for s in steps:
-            conn.execute(
-                "INSERT INTO stream_steps(run_id, task_id, thread_id, namespace, node, agent, started_at, "
-                "duration_ms, status, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT(run_id, task_id) DO UPDATE SET duration_ms = excluded.duration_ms, "
-                "status = excluded.status, error = excluded.error",
-                (s["run_id"], s["task_id"], s["thread_id"], s["namespace"], s["node"], s.get("agent"),
-                 s["started_at"], s.get("duration_ms"), s["status"], s.get("error")),
-            )
-
-    def steps(self, run_id: str) -> list[dict[str, Any]]:
-        rows = self.db.query("SELECT * FROM stream_steps WHERE run_id = ? ORDER BY started_at", (run_id,))
-        return [dict(r) for r in rows]
-
-
-def _run_row(row: Any) -> dict[str, Any]:
-    data = dict(row)
-    data["input"] = json.loads(data["input"]) if data.get("input") else None
-    end = data.get("finished_at")
-    data["duration_ms"] = None if end is None else round((end - data["started_at"]) * 1000, 2)
-    return data

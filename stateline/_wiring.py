@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import HumanMessage
 
+from ._core import Step
+from ._ids import new_id
+
 from stateline.checkpointing import on_threads_deleted
 from stateline.lifecycle import DurableLedger, Lifecycle, Recovery, RetryPolicy, RunLog, Tracker, delete_thread_rows
 
@@ -54,19 +57,21 @@ class AppRunner:
         return any(True for _ in self._app.database.saver.list(config, filter={"run_id": run_id}, limit=1))
 
     def resume(self, thread_id: str, *, user_id: str | None, kind: str, parent_run_id: str | None, attempt: int) -> str:
-        turn = self._app._run(thread_id, user_id, None, None, kind=kind, parent_run_id=parent_run_id, attempt=attempt)
-        return turn.run_id
+        """Finish the thread's unfinished turn as one tracked run of the turn core (lease held by the caller)."""
+        step = Step(thread_id, new_id(), kind, None, self._app.graph, user_id=user_id, parent_run_id=parent_run_id,
+                    attempt=attempt)
+        return self._app.core.invoke(step).run_id
 
-    def resubmit(self, thread_id: str, text: str, *, user_id: str | None, parent_run_id: str) -> str:
-        turn = self._app._run(
-            thread_id, user_id, {"messages": [HumanMessage(text)]}, text, kind="resubmit", parent_run_id=parent_run_id
-        )
-        return turn.run_id
+    def resubmit(
+        self, thread_id: str, text: str, *, user_id: str | None, parent_run_id: str, attempt: int = 1
+    ) -> str:
+        """Run an accepted input that never reached a checkpoint (lease held by the caller)."""
+        step = Step(thread_id, new_id(), "resubmit", {"messages": [HumanMessage(text)]}, self._app.graph, input=text,
+                    user_id=user_id, parent_run_id=parent_run_id, attempt=attempt)
+        return self._app.core.invoke(step).run_id
 
 
 _STREAM_ROWS = (
-    ("stream_steps", "thread_id IN ({marks})"),
-    ("stream_runs", "thread_id IN ({marks})"),
     ("stream_events", "thread_id IN ({marks})"),
     ("api_threads", "thread_id IN ({marks})"),
 )
@@ -78,15 +83,20 @@ def _delete_stream_rows(db: Any, thread_ids: Any) -> None:
     delete_thread_rows(db, thread_ids, _STREAM_ROWS)
 
 
-def wire(app: App, *, policy: RetryPolicy | None, failure_limit: int) -> Operations:
-    """Create lifecycle, tracker, ledger and recovery on the app's database and plug them in."""
+def wire(app: App, *, policy: RetryPolicy | None, failure_limit: int, steps: bool = True) -> Operations:
+    """Create lifecycle, tracker, ledger and recovery on the app's database and plug them in.
+
+    The tracker is a *participant* of every turn (its failures stop the step); the agent
+    lifecycle observes (it counts failures and gates routing). ``steps=False`` keeps run
+    rows only (``App(tracking=False)``).
+    """
     db = app.database
     policy = policy or RetryPolicy()
     lifecycle = Lifecycle(db, agents=app.registry.names, failure_limit=failure_limit)
     lifecycle.ensure(app.registry.names())
-    tracker = Tracker(db, policy=policy)
+    tracker = Tracker(db, policy=policy, steps=steps)
     ledger = DurableLedger(db, hooks=[tracker], current_run=tracker.current_run)
-    app.hooks.add(tracker)
+    app.hooks.add_participant(tracker)
     app.hooks.add(lifecycle)
     app.gate = lifecycle.gate
     app.ledger = ledger

@@ -17,16 +17,25 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from stateline.lifecycle._queue import Job, RunQueue
-from stateline.errors import SetupError, StatelineRuntimeError, ThreadBusyError
+from stateline.errors import (
+    StatelineRuntimeError,
+    ThreadBusyError,
+    ThreadInDoubtError,
+    TurnNotAcceptedError,
+    WorkflowMismatchError,
+)
 
 from ._app import App
 from ._convert import replies_after_last_user
 
 BUSY_RETRY_S = 2.0
 """How long a job whose thread is held by another process (a recoverer) waits before its next claim."""
+BLOCKED_RETRY_S = 10.0
+"""How long a job whose thread cannot take it yet waits: an effect in doubt (until an operator
+resolves it), an earlier turn that failed again transiently, or a thread of a workflow this
+worker does not serve (another worker may). The job stays queued: it was accepted."""
 
 
 class TurnNotFinishedError(StatelineRuntimeError):
@@ -89,12 +98,15 @@ class WorkerStats:
 class Worker:
     """Runs queued turns of one App until stopped (or idle, for batch use)."""
 
-    def __init__(self, app: App, *, lease_s: float = 30.0, poll_s: float = 0.5, name: str | None = None) -> None:
-        if app.ops is None:
-            raise SetupError("a worker needs tracking (run rows): create the App with tracking=True")
+    def __init__(
+        self, app: App, *, lease_s: float = 30.0, poll_s: float = 0.5, name: str | None = None,
+        blocked_retry_s: float = BLOCKED_RETRY_S,
+    ) -> None:
         self.app = app
         self.queue = RunQueue(app.database, lease_s=lease_s)
         self.poll_s = poll_s
+        self.blocked_retry_s = blocked_retry_s
+        """How long a job on a blocked thread waits before it is claimed again (see BLOCKED_RETRY_S)."""
         self.name = name or worker_name()
         self.stats = WorkerStats()
         self._stopping = threading.Event()
@@ -124,19 +136,21 @@ class Worker:
         job = self.queue.claim(self.name)
         if job is None:
             return None
-        busy = False
+        wait: float | None = None
         with _Heartbeat(self.queue, job, self.name) as beat:
             try:
                 reply = self._execute(job)
                 error = None
             except ThreadBusyError:  # a recoverer or a turn elsewhere holds the thread: not a failure
-                reply, error, busy = None, None, True
+                reply, error, wait = None, None, BUSY_RETRY_S
+            except (ThreadInDoubtError, TurnNotAcceptedError, WorkflowMismatchError):  # see BLOCKED_RETRY_S
+                reply, error, wait = None, None, self.blocked_retry_s
             except Exception as exc:  # noqa: BLE001 - a failed turn fails its job, not the worker
                 reply, error = None, f"{type(exc).__name__}: {exc}"
         if beat.lost:
             return job  # the lease ran out mid-turn and another worker owns the job now
-        if busy:
-            self.queue.defer(job.job_id, self.name, BUSY_RETRY_S)
+        if wait is not None:
+            self.queue.defer(job.job_id, self.name, wait)
             self.stats.deferred += 1
             return job
         if self.queue.finish(job.job_id, self.name, reply=reply, error=error):
@@ -150,11 +164,16 @@ class Worker:
         return job
 
     def _execute(self, job: Job) -> str:
-        assert self.app.ops is not None
         if self.app.ops.runs.exists(job.run_id):
             # An earlier holder accepted this turn and died: finish it, never send it again.
             self.stats.taken_over += 1
+            self.app.core.check_workflow(job.thread_id)
             report = self.app.recover(thread_id=job.thread_id)
+            if any(a.outcome == "in_doubt" for a in report.actions):
+                raise ThreadInDoubtError(job.thread_id, [e.effect_id for e in self.app.ops.ledger.in_doubt(
+                    thread_id=job.thread_id)] or ["?"])
+            if any(a.outcome == "busy" for a in report.actions):
+                raise ThreadBusyError(job.thread_id)
             status = self.app.status(job.thread_id)
             if status not in ("idle", "waiting"):
                 # e.g. an effect in doubt: recovery refuses to repeat it, so the job fails visibly

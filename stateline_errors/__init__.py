@@ -37,6 +37,9 @@ __all__ = [
     "ThreadStateError",
     "EncryptionKeyError",
     "EffectInDoubtError",
+    "ThreadInDoubtError",
+    "TurnNotAcceptedError",
+    "WorkflowMismatchError",
     "UnknownEffectError",
 ]
 
@@ -222,6 +225,47 @@ class EffectInDoubtError(StatelineRuntimeError):
         super().__init__(
             f"effect {name!r} of thread {thread_id!r} is in doubt (started, outcome never recorded); "
             f"check it, then `stateline effects resolve {effect_id} --done [--value JSON]` or `--redo`"
+        )
+
+
+class ThreadInDoubtError(ThreadStateError):
+    """The thread has a side effect in doubt: it refuses new messages (as a thread waiting for
+    approval does) until an operator says whether the effect happened."""
+
+    def __init__(self, thread_id: str, effect_ids: Iterable[str]) -> None:
+        self.effect_ids = tuple(effect_ids)
+        listed = ", ".join(self.effect_ids)
+        super().__init__(
+            thread_id, "in_doubt",
+            f"thread {thread_id!r} has an effect in doubt ({listed}): it was started and its outcome was never "
+            f"recorded. Check whether it happened, then `stateline effects resolve {self.effect_ids[0]} --done` "
+            "(it happened) or `--redo` (it did not); the cut-short turn is then finished and new messages are accepted",
+        )
+
+
+class TurnNotAcceptedError(ThreadStateError):
+    """The thread's previous accepted turn could not be finished now (it failed again with a
+    transient error), so a new message is not accepted on top of it; nothing was stored."""
+
+    def __init__(self, thread_id: str, detail: str) -> None:
+        self.detail = detail
+        super().__init__(
+            thread_id, "failed",
+            f"thread {thread_id!r} has an unfinished earlier turn that failed again ({detail}); this message was not "
+            f"accepted. Send it again later, or `stateline recover --thread {thread_id}` once the cause is fixed",
+        )
+
+
+class WorkflowMismatchError(ThreadStateError):
+    """The thread was started by another workflow (another set of agents) than this app serves."""
+
+    def __init__(self, thread_id: str, recorded: str, serving: str | None) -> None:
+        self.recorded = recorded
+        self.serving = serving
+        super().__init__(
+            thread_id, "other_workflow",
+            f"thread {thread_id!r} belongs to workflow {recorded!r}, but this app serves {serving!r}; open it with "
+            f"that workflow's agents (its stateline.toml or --agents-file)",
         )
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from stateline._app import App
-from stateline._stream import event_log
 from stateline.errors import InvalidInputError
 
 
@@ -96,17 +95,12 @@ def _tracked_run(run: Any) -> dict[str, Any]:
 
 def run_row(session: App, run_id: str) -> dict[str, Any]:
     """One run (UnknownRunError if there is none)."""
-    ops = _ops(session)
-    if ops is not None:
-        return _tracked_run(ops.runs.get(run_id))
-    return event_log(session).run(run_id)
+    return _tracked_run(session.ops.runs.get(run_id))
 
 
 def run_detail(session: App, run: dict[str, Any]) -> dict[str, Any]:
     """The run with its steps and the effects it started (``in_doubt`` marks effects in doubt)."""
-    ops = _ops(session)
-    if ops is None:
-        return {**run, "steps": event_log(session).steps(run["run_id"]), "effects": [], "effects_in_doubt": []}
+    ops = session.ops
     doubt = {e.effect_id for e in ops.ledger.in_doubt(thread_id=run["thread_id"])}
     effects = [_effect(e, doubt) for e in ops.ledger.list(run_id=run["run_id"])]
     return {
@@ -117,9 +111,5 @@ def run_detail(session: App, run: dict[str, Any]) -> dict[str, Any]:
 
 def timeline(session: App, thread_id: str, limit: int) -> list[dict[str, Any]]:
     """The thread's runs, oldest first, each with steps and effects."""
-    ops = _ops(session)
-    if ops is not None:
-        runs = [_tracked_run(r) for r in ops.runs.thread_runs(thread_id)][-limit:]
-    else:
-        runs = event_log(session).runs(thread_id, limit=limit)
+    runs = [_tracked_run(r) for r in session.ops.runs.thread_runs(thread_id)][-limit:]
     return [run_detail(session, r) for r in runs]

@@ -30,6 +30,11 @@ def page_router(ctx: ServerContext) -> APIRouter:
     async def page() -> HTMLResponse:
         return HTMLResponse(_static("index.html"))
 
+    @router.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        return Response(_static_bytes("favicon.ico"), media_type="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
     @router.get("/static/{name}", include_in_schema=False)
     async def static(name: str) -> Response:
         kinds = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
@@ -114,4 +119,8 @@ def ops_router(ctx: ServerContext) -> APIRouter:
 
 
 def _static(name: str) -> str:
-    return resources.files("stateline.server.static").joinpath(name).read_text(encoding="utf-8")
+    return _static_bytes(name).decode("utf-8")
+
+
+def _static_bytes(name: str) -> bytes:
+    return resources.files("stateline.server.static").joinpath(name).read_bytes()

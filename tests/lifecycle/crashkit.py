@@ -144,8 +144,15 @@ def resolve_in_doubt(app: Any, log: Path) -> int:
     return n
 
 
-def child(flavor: str, db: str, plan: CrashPlan) -> int:
-    """Recover what an earlier child left, then continue the conversation. Exit 0 when it is complete."""
+ENTRIES = ("send", "stream", "worker")
+"""How a stateline child hands its messages over (``--entry``)."""
+
+
+def child(flavor: str, db: str, plan: CrashPlan, entry: str = "send", recover_first: bool = True) -> int:
+    """Recover what an earlier child left (unless ``recover_first`` is off: then the next ordinary
+    message must do it), then continue the conversation. Exit 0 when it is complete."""
+    if flavor == "stateline" and not recover_first:
+        return _next_message_child(db, plan, entry)
     if flavor == "plain":
         shop = PlainShop(db, plan)
         if not shop.recover():  # carry on with the next message, as a plain LangGraph app would
@@ -170,6 +177,65 @@ def child(flavor: str, db: str, plan: CrashPlan) -> int:
     for text in SCRIPT:
         if text not in accepted:
             app.send(THREAD, text)
+    return 0
+
+
+def _next_message_child(db: str, plan: CrashPlan, entry: str) -> int:
+    """No ``recover``: the user just goes on — the next message (by ``send``, ``stream`` or a queued
+    job) must finish whatever a crash left. An effect in doubt refuses it until the operator step."""
+    from stateline._worker import Worker
+    from stateline.errors import ThreadInDoubtError, TurnNotAcceptedError
+    from stateline.lifecycle._queue import RunQueue
+
+    app = _stateline_app(db, plan)
+    doubt_log = Path(db + ".indoubt")
+
+    def deliver(action: Any) -> None:
+        for _ in range(10):
+            try:
+                action()
+                return
+            except ThreadInDoubtError:
+                resolve_in_doubt(app, doubt_log)  # the operator step; then the message is sent again
+            except TurnNotAcceptedError:
+                time.sleep(0.01)
+        _note(db, "stuck", "a message was refused ten times")
+
+    if entry == "worker":
+        queue = RunQueue(app.database, lease_s=0.3)
+        queued = {j.message for j in queue.list(thread_id=THREAD, limit=1000)}
+        for text in SCRIPT:
+            if text not in queued:
+                queue.enqueue(THREAD, text)
+        worker = Worker(app, lease_s=0.3, poll_s=0.01, blocked_retry_s=0.0)
+        for _ in range(200):
+            worker.run(until_idle=True)
+            jobs = queue.list(thread_id=THREAD, limit=1000)
+            if all(j.status in ("done", "failed") for j in jobs):
+                return 0
+            if app.ops.ledger.in_doubt(thread_id=THREAD):
+                resolve_in_doubt(app, doubt_log)
+            time.sleep(0.05)  # a dead worker's job lease runs out
+        _note(db, "stuck", "queued jobs never finished")
+        return 0
+    accepted = {r.input for r in app.ops.runs.thread_runs(THREAD) if r.kind == "turn"}
+    for text in SCRIPT:
+        if text not in accepted:
+            if entry == "stream":
+                deliver(lambda text=text: list(app.stream(THREAD, text)))
+            else:
+                deliver(lambda text=text: app.send(THREAD, text))
+
+    def finish() -> None:  # no next message is left: the user's "continue" (the server's resume)
+        from stateline.errors import ThreadStateError
+
+        try:
+            app.resume(THREAD)
+        except ThreadStateError as exc:
+            if exc.status not in ("idle",):
+                raise
+
+    deliver(finish)
     return 0
 
 
@@ -217,13 +283,15 @@ class Tally:
                 setattr(self, k, getattr(self, k) + v)
 
 
-def series(flavor: str, db: str, rng: random.Random, points: Counter) -> tuple[int, bool]:
+def series(
+    flavor: str, db: str, rng: random.Random, points: Counter, entry: str = "send", recover_first: bool = True
+) -> tuple[int, bool]:
     """Children until one completes the conversation; (kills, completed)."""
     kills = 0
     for _ in range(MAX_CHILDREN):
         point, top = rng.choice(POINTS)
         plan = CrashPlan(None if point == "delay" else point, rng.randint(1, max(1, top)))
-        pid = _fork(child, flavor, db, plan)
+        pid = _fork(child, flavor, db, plan, entry, recover_first)
         if point == "delay":
             time.sleep(rng.uniform(0.0, 0.25))
             try:
@@ -302,7 +370,10 @@ def _reference(flavor: str, workdir: Path) -> str:
     return db + ".ref.json"
 
 
-def run(flavor: str, kills: int, seed: int, workdir: Path, max_series: int = 10_000) -> Tally:
+def run(
+    flavor: str, kills: int, seed: int, workdir: Path, max_series: int = 10_000, entries: tuple[str, ...] = ("send",),
+    recover_first: bool = True,
+) -> Tally:
     """Series after series until at least ``kills`` processes were killed; the summed tallies."""
     start = time.perf_counter()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -311,7 +382,8 @@ def run(flavor: str, kills: int, seed: int, workdir: Path, max_series: int = 10_
     tally, points = Tally(), Counter()
     while tally.kills < kills and tally.series < max_series:
         db = str(workdir / f"{flavor}-{seed}-{tally.series}.db")
-        n, completed = series(flavor, db, rng, points)
+        entry = entries[tally.series % len(entries)]  # entry points take turns, series by series
+        n, completed = series(flavor, db, rng, points, entry, recover_first)
         out = db + ".verdict.json"
         _, status = os.waitpid(_fork(verify, flavor, db, reference, out, completed), 0)
         verdict = json.loads(Path(out).read_text()) if Path(out).exists() else {"unrecoverable_threads": 1}
@@ -329,8 +401,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--entry", action="append", choices=ENTRIES,
+                        help="how messages are handed over (repeat: series take turns); default send")
+    parser.add_argument("--no-recover", action="store_true",
+                        help="never call recover: the next ordinary message must finish what a crash left")
     args = parser.parse_args(argv)
-    tally = run(args.flavor, args.kills, args.seed, args.workdir)
+    tally = run(args.flavor, args.kills, args.seed, args.workdir, entries=tuple(args.entry or ("send",)),
+                recover_first=not args.no_recover)
     print(json.dumps(asdict(tally)))
 
 

@@ -14,16 +14,25 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 KILLS_PER_PROCESS = 26  # two processes: at least 52 kills
 SEED = int(os.environ.get("STATELINE_CRASH_SEED", "11"))  # set it to explore other kill sequences
 
 
-def test_random_sigkills_lose_nothing_and_repeat_no_effect(tmp_path) -> None:
+NEXT_MESSAGE = ["--no-recover", "--entry", "send", "--entry", "stream", "--entry", "worker"]
+"""The order of events users produce: a crash, then simply the next message (by App.send, by
+App.stream — what the HTTP server runs — or as the next queued job), never an explicit recover."""
+
+
+@pytest.mark.parametrize("mode", ["recover-first", "next-message"])
+def test_random_sigkills_lose_nothing_and_repeat_no_effect(tmp_path, mode) -> None:
+    extra = NEXT_MESSAGE if mode == "next-message" else []
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "tests.lifecycle.crashkit", "--flavor", "stateline", "--kills",
-             str(KILLS_PER_PROCESS), "--seed", str(seed), "--workdir", str(tmp_path / f"s{seed}")],
+             str(KILLS_PER_PROCESS), "--seed", str(seed), "--workdir", str(tmp_path / f"s{seed}"), *extra],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for seed in (SEED, SEED + 1)

@@ -67,11 +67,15 @@ def test_run_filters_stats_and_unknown_run(db_path) -> None:
             app.ops.runs.get("nope")
 
 
-def test_tracking_off_writes_nothing(db_path) -> None:
+def test_tracking_off_keeps_run_rows_and_drops_step_events(db_path) -> None:
+    """tracking=False has one meaning: no step timeline. Run rows, leases, the ledger and
+    recovery stay, since no accepted turn may be lost and no effect repeated either way."""
     with open_test_app(db_path, tracking=False) as app:
-        assert app.ops is None and app.ledger is None
-        assert app.send("t", "run job: title one").reply == "did one"
-        assert app.database.query("SELECT name FROM sqlite_master WHERE name = 'tracking_runs'") == []
+        turn = app.send("t", "run job: title one")
+        assert turn.reply == "did one"
+        assert app.ops.runs.get(turn.run_id).status == "completed"
+        assert app.ops.runs.events(turn.run_id) == []
+        assert [e.status for e in app.ops.ledger.list(thread_id="t")] == ["done"]
 
 
 def test_user_hooks_see_runs_nodes_switches_and_effects(db_path) -> None:

@@ -36,5 +36,5 @@ def test_events_survive_a_crash_and_the_turn_is_finished_after_restart(tmp_path)
             assert finished[-1]["type"] == "conversation_end" and finished[-1]["status"] == "completed"
             assert any(e["type"] == "agent_complete" and e["text"] == "Napped 2s." for e in finished)
             runs = c.get(f"/api/threads/{tid}/runs").json()["runs"]
-            assert [(r["kind"], r["status"]) for r in runs] == [("turn", "interrupted"), ("resume", "completed")]
+            assert [(r["kind"], r["status"]) for r in runs] == [("turn", "interrupted"), ("recover", "completed")]
             assert c.post(f"/api/threads/{tid}/resume", json={"action": "continue"}).status_code == 409

@@ -66,8 +66,13 @@ def test_an_effect_cut_by_a_crash_is_shown_in_doubt(tmp_path):
             runs = c.get(f"/api/threads/{tid}/runs").json()["runs"]
             doubt = runs[-1]["effects_in_doubt"]
             assert [(e["name"], e["status"]) for e in doubt] == [("send", "started")]
-            # finishing the turn does not repeat the effect: it fails, saying it is in doubt
-            finished = post_sse(c, f"/api/threads/{tid}/resume", {"action": "continue"})
-            errors = [e for e in finished if e["type"] == "error"]
-            assert errors and errors[0]["error_type"] == "EffectInDoubtError"
-            assert finished[-1]["status"] == "failed"
+            # the thread is blocked until an operator says what happened: nothing runs, typed 409
+            effect_id = doubt[0]["effect_id"]
+            for path, body in ((f"/api/threads/{tid}/resume", {"action": "continue"}),
+                               (f"/api/threads/{tid}/messages", {"message": "send seconds 1"})):
+                refused = c.post(path, json=body)
+                assert refused.status_code == 409, refused.text
+                error = refused.json()["error"]
+                assert error["type"] == "ThreadInDoubtError" and f"stateline effects resolve {effect_id}" in error["message"]
+            after = c.get(f"/api/threads/{tid}/runs").json()["runs"]
+            assert len(after) == len(runs) and after[-1]["effects_in_doubt"] == doubt  # nothing ran

@@ -1,4 +1,4 @@
-// stateline conversation viewer: plain JS, no dependencies, works offline.
+// stateline conversation viewer: plain JS, works offline (the graph tab: graph.js on the vendored dagre.min.js).
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
@@ -263,61 +263,11 @@ async function loadGraph() {
   drawGraph();
 }
 
-function drawGraph() {
-  const { nodes, edges } = graphData;
-  const depth = {}; nodes.forEach((n) => { depth[n.id] = 0; });
-  for (let i = 0; i < nodes.length; i++) {  // longest path, ignoring self loops
-    for (const e of edges) if (e.source !== e.target && depth[e.target] < depth[e.source] + 1) depth[e.target] = depth[e.source] + 1;
-  }
-  const groupOf = (id) => (id.includes(":") ? id.split(":")[0] : "");
-  const groups = [...new Set(nodes.map((n) => groupOf(n.id)).filter(Boolean))];
-  const end = nodes.find((n) => n.id === "__end__");
-  if (end) depth["__end__"] = Math.max(...Object.values(depth));
-  const W = 96, H = 26, GX = 112, GY = 48, PAD = 14;
-  const cols = Math.max(groups.length, 1) + 1; const width = cols * GX + PAD * 2;
-  const pos = {};
-  const rootNodes = nodes.filter((n) => !groupOf(n.id));
-  const rootRows = {};
-  for (const n of rootNodes) {
-    const row = depth[n.id]; rootRows[row] = (rootRows[row] || 0) + 1;
-    const x = n.id === "fallback" ? PAD + groups.length * GX + GX / 2 : width / 2;
-    pos[n.id] = { x, y: PAD + 16 + row * GY };
-  }
-  groups.forEach((g, i) => {
-    for (const n of nodes.filter((m) => groupOf(m.id) === g)) pos[n.id] = { x: PAD + i * GX + GX / 2, y: PAD + 16 + depth[n.id] * GY };
-  });
-  const height = Math.max(...Object.values(pos).map((p) => p.y)) + H + PAD;
-  const ns = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-  const mk = (tag, attrs, parent = svg) => { const n = document.createElementNS(ns, tag); for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v); parent.append(n); return n; };
-  const defs = mk("defs", {});
-  const marker = mk("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 6, markerHeight: 6, orient: "auto" }, defs);
-  mk("path", { d: "M0,0 L10,5 L0,10 z", fill: "#8a87a3" }, marker);
-  groups.forEach((g) => {
-    const ps = nodes.filter((n) => groupOf(n.id) === g).map((n) => pos[n.id]);
-    const x0 = Math.min(...ps.map((p) => p.x)) - W / 2 - 6, y0 = Math.min(...ps.map((p) => p.y)) - H / 2 - 18;
-    const y1 = Math.max(...ps.map((p) => p.y)) + H / 2 + 6;
-    mk("rect", { class: "cluster", x: x0, y: y0, width: W + 12, height: y1 - y0, rx: 8, "data-agent": g });
-    mk("text", { class: "cluster-label", x: x0 + 6, y: y0 + 12 }).textContent = g;
-  });
-  for (const e of edges) {
-    if (e.source === e.target || !pos[e.source] || !pos[e.target]) continue;
-    const a = pos[e.source], b = pos[e.target];
-    mk("line", { class: "edge" + (e.conditional ? " conditional" : ""), x1: a.x, y1: a.y + H / 2, x2: b.x, y2: b.y - H / 2, "marker-end": "url(#arrow)" });
-  }
-  for (const n of nodes) {
-    const p = pos[n.id];
-    const g = mk("g", { class: "node" + (n.name.startsWith("__") ? " terminal" : ""), "data-node": n.id, "data-agent": groupOf(n.id) || n.id });
-    mk("rect", { x: p.x - W / 2, y: p.y - H / 2, width: W, height: H, rx: n.name.startsWith("__") ? 13 : 5 }, g);
-    const t = mk("text", { x: p.x, y: p.y + 4, "text-anchor": "middle" }, g);
-    t.textContent = n.name.replace(/^__|__$/g, "");
-  }
-  $("#graph").replaceChildren(svg);
-}
+function drawGraph() { stateGraph.draw($("#graph"), graphData); highlightGraph(state.graphAgent); }
 
 function highlightGraph(agent) {
-  document.querySelectorAll("#graph .node").forEach((n) => n.classList.toggle("active", !!agent && n.dataset.agent === agent));
+  state.graphAgent = agent;
+  document.querySelectorAll("#graph .node, #graph .cluster").forEach((n) => n.classList.toggle("active", !!agent && n.dataset.agent === agent));
 }
 
 // -- start -------------------------------------------------------------------------------
@@ -357,6 +307,7 @@ document.querySelectorAll(".tabs button").forEach((b) => {
   b.onclick = () => {
     document.querySelectorAll(".tabs button").forEach((x) => x.classList.toggle("active", x === b));
     document.querySelectorAll(".tab").forEach((t) => { t.hidden = t.id !== "tab-" + b.dataset.tab; });
+    $("main").classList.toggle("graph-open", b.dataset.tab === "graph");  // the picture gets a wider panel
   };
 });
 signIn();
