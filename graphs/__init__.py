@@ -13,6 +13,7 @@ from ._hooks import (
     RunStartedHook,
     instrument,
 )
+from ._migrate import DraftMigration, migrate_threads
 from ._registry import AgentRegistry, load_agent
 from ._runtime import RUN_KEY, run_config
 from ._runtime import install as install_runtime
@@ -26,6 +27,7 @@ __all__ = [
     "Agent",
     "AgentRegistry",
     "AgentSwitchedHook",
+    "DraftMigration",
     "HookSet",
     "NodeFailedHook",
     "NodeFinishedHook",
@@ -38,5 +40,6 @@ __all__ = [
     "install_runtime",
     "instrument",
     "load_agent",
+    "migrate_threads",
     "run_config",
 ]

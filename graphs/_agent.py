@@ -19,6 +19,7 @@ from stateline.nodes import (
     OfflineProvider,
     make_act,
     make_collect,
+    make_plugin_node,
     make_validate,
 )
 from stateline.errors import AgentDefinitionError
@@ -39,16 +40,26 @@ class Agent:
     """One sentence saying what it does; shown to users and routers."""
     intents: Sequence[str]
     """Intent labels it handles, e.g. ``("create_listing",)``."""
-    schema: type[BaseModel]
-    """The pydantic model of the fields it must collect."""
-    act: Callable[..., Any]
-    """``act(model)`` or ``act(model, ctx)``; returns the reply text."""
+    schema: type[BaseModel] | None = None
+    """The pydantic model of the fields it must collect (not needed with ``graph``)."""
+    act: Callable[..., Any] | None = None
+    """``act(model)`` or ``act(model, ctx)``, plain or ``async def``; returns the reply text."""
     keywords: Sequence[str] = ()
     """Extra words that point the offline router to it."""
     approval: bool = False
     """Pause for a person's approval (``interrupt()``) before ``act``."""
     metadata: dict[str, Any] = field(default_factory=dict)
     """Free-form data for the application."""
+    confirm: bool | None = None
+    """Show the values and act only on "yes"; None: on when a model provider fills the draft."""
+    tools: Sequence[Any] = ()
+    """LangChain tools ``act`` may let the model call via ``ctx.use_tools(...)`` (each call is an effect)."""
+    graph: Any = None
+    """Any compiled LangGraph graph taking and returning ``{"messages": [...]}``, run instead of collect/act."""
+    version: int = 1
+    """The schema's version; a draft stored under another one is migrated when the thread goes on."""
+    migrate: Callable[[dict[str, Any], int], dict[str, Any]] | None = None
+    """``migrate(old_draft, old_version) -> draft`` for renamed or retyped fields (else: defaults)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.intents, str):
@@ -57,12 +68,14 @@ class Agent:
             )
         object.__setattr__(self, "intents", tuple(self.intents or ()))
         object.__setattr__(self, "keywords", tuple(self.keywords))
+        object.__setattr__(self, "tools", tuple(self.tools or ()))
         _check_definition(self)
 
     def card(self) -> AgentCard:
         """What routers see of this agent."""
+        fields = tuple(self.schema.model_fields) if self.schema is not None else ()
         return AgentCard(
-            self.name, self.description, tuple(self.intents), tuple(self.keywords), tuple(self.schema.model_fields)
+            self.name, self.description, tuple(self.intents), tuple(self.keywords), fields, schema=self.schema
         )
 
 
@@ -81,12 +94,42 @@ def _check_definition(agent: Agent) -> None:
         raise AgentDefinitionError(name, "description", "must be one non-empty sentence saying what the agent does")
     if not agent.intents or not all(isinstance(i, str) and i.strip() for i in agent.intents):
         raise AgentDefinitionError(name, "intents", "give at least one non-empty intent label, e.g. intents=['sell']")
+    if agent.graph is not None:
+        if not callable(getattr(agent.graph, "invoke", None)):
+            raise AgentDefinitionError(name, "graph", "must be a compiled LangGraph graph (StateGraph(...).compile())")
+        return
     if not (isinstance(agent.schema, type) and issubclass(agent.schema, BaseModel)):
         raise AgentDefinitionError(
             name, "schema", f"must be a pydantic BaseModel subclass, got {agent.schema!r}"
         )
     if not callable(agent.act):
         raise AgentDefinitionError(name, "act", "must be a function act(model) or act(model, ctx)")
+    _check_arity(name, agent.act)
+    if not isinstance(agent.version, int) or agent.version < 1:
+        raise AgentDefinitionError(name, "version", "must be a whole number >= 1")
+    if agent.migrate is not None and not callable(agent.migrate):
+        raise AgentDefinitionError(name, "migrate", "must be a function migrate(old_draft, old_version) -> draft")
+    for tool in agent.tools:
+        if not (getattr(tool, "name", None) and callable(getattr(tool, "invoke", None))):
+            raise AgentDefinitionError(name, "tools", f"{tool!r} is not a LangChain tool (use @tool or StructuredTool)")
+
+
+def _check_arity(name: str, act: Callable[..., Any]) -> None:
+    """``act`` must take the model, and optionally ``ctx``: one or two positional arguments."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(act).parameters.values())
+    except (TypeError, ValueError):
+        return  # a builtin without a signature: trust it
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    star = any(p.kind is p.VAR_POSITIONAL for p in params)
+    kw_required = [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.default is p.empty]
+    if kw_required or len(required) > 2 or (not positional and not star):
+        raise AgentDefinitionError(
+            name, "act", f"takes {inspect.signature(act)}; it must be act(model) or act(model, ctx)"
+        )
 
 
 def build_agent_graph(
@@ -108,21 +151,41 @@ def build_agent_graph(
         raise AgentDefinitionError(None, "agent", f"expected an Agent, got {type(agent).__name__}")
     provider = provider or OfflineProvider()
     hooks = hooks or HookSet()
+    if agent.graph is not None:
+        return _plugin_graph(agent, hooks, checkpointer)
+    assert agent.schema is not None and agent.act is not None  # checked at definition
+    confirm = agent.confirm if agent.confirm is not None else getattr(provider, "name", "offline") != "offline"
     nodes = {
-        "collect": make_collect(agent.name, agent.schema, provider),
-        "validate": make_validate(agent.name, agent.schema, agent.description, approval=agent.approval),
-        "act": make_act(agent.name, agent.schema, agent.act, ledger, checkpointed=checkpointer is not False),
+        "collect": make_collect(agent.name, agent.schema, provider, version=agent.version, migrate=agent.migrate),
+        "validate": make_validate(
+            agent.name, agent.schema, agent.description, approval=agent.approval, confirm=confirm
+        ),
+        "act": make_act(
+            agent.name, agent.schema, agent.act, ledger, checkpointed=checkpointer is not False,
+            tools=agent.tools, chat_model=getattr(provider, "chat_model", None),
+        ),
     }
     builder = StateGraph(ConversationState)
     for node, fn in nodes.items():
         wrapped = instrument(agent.name, node, _adapt(fn), hooks)
         if node == "validate":
             builder.add_node(node, wrapped, destinations=("act", "validate", END))
+        elif node == "collect":
+            builder.add_node(node, wrapped, destinations=("validate", END))
         else:
             builder.add_node(node, wrapped)
     builder.add_edge(START, "collect")
-    builder.add_edge("collect", "validate")
     builder.add_edge("act", END)
+    return builder.compile(checkpointer=checkpointer, name=agent.name)
+
+
+def _plugin_graph(agent: Agent, hooks: HookSet, checkpointer: Any) -> CompiledStateGraph:
+    """A compiled graph registered as an agent: one tracked node ``run`` around it."""
+    run = make_plugin_node(agent.name, agent.graph)
+    builder = StateGraph(ConversationState)
+    builder.add_node("run", instrument(agent.name, "run", _adapt(run), hooks))
+    builder.add_edge(START, "run")
+    builder.add_edge("run", END)
     return builder.compile(checkpointer=checkpointer, name=agent.name)
 
 

@@ -60,6 +60,10 @@ class ActContext:
     """Cross-thread memory (LangGraph store), when the graph has one."""
     ledger: EffectLedger = field(default_factory=DirectEffects)
     """Where effects are recorded."""
+    tools: tuple[Any, ...] = ()
+    """The agent's LangChain tools, for :meth:`use_tools`."""
+    model: Any = None
+    """The provider's chat model (None offline), for :meth:`use_tools`."""
     _counts: dict[str, int] = field(default_factory=dict)
 
     def effect(self, name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -72,6 +76,12 @@ class ActContext:
         self._counts[name] = n
         key = EffectKey(self.thread_id, self.scope, name if n == 1 else f"{name}#{n}")
         return self.ledger.perform(key=key, fn=fn, args=args, kwargs=kwargs)
+
+    def use_tools(self, instruction: str, *, system: str = "", max_steps: int = 4) -> str:
+        """Ask the model ``instruction`` with the agent's tools; each tool call is an :meth:`effect`."""
+        from ._plugin import run_tool_loop
+
+        return run_tool_loop(self, self.model, self.tools, instruction, system=system, max_steps=max_steps)
 
     def stable_id(self, name: str) -> str:
         """An id for ``name`` that is the same when ``act`` re-runs after a crash (idempotency key)."""

@@ -23,6 +23,8 @@ class AgentCard:
     """Extra words that signal the agent to the offline router."""
     fields: tuple[str, ...] = ()
     """Names of the fields the agent collects."""
+    schema: type[BaseModel] | None = field(default=None, compare=False)
+    """The model it collects (lets a provider route and extract in one call)."""
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ def _phrase_hit(phrase: str, text: str, words: set[str]) -> bool:
     phrase = phrase.lower().strip()
     if "_" in phrase:
         return phrase in words or _phrase_hit(phrase.replace("_", " "), text, words)
-    if " " in phrase:
+    if " " in phrase or "-" in phrase:  # "best-seller" is no single word of the message
         return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text) is not None
     return phrase in words
 

@@ -29,3 +29,11 @@ class ConversationState(TypedDict, total=False):
     """Agents in the order they last took a message (most recent last)."""
     results: Annotated[dict[str, Any], merge_dicts]
     """Per agent, the reply of its last completed action."""
+    confirming: Annotated[dict[str, str], merge_dicts]
+    """Per agent: ``asked`` when it showed the values and waits for "yes", ``yes`` once confirmed."""
+    prefill: Annotated[dict[str, Any], merge_dicts]
+    """Per agent, fields the route step already extracted from the message (one model call)."""
+    held: Annotated[dict[str, list[str]], merge_dicts]
+    """Per agent, messages sent to it while it could not take work, used when it next runs."""
+    versions: Annotated[dict[str, int], merge_dicts]
+    """Per agent, the schema version its stored draft was written under."""

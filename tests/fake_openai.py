@@ -14,7 +14,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Responder = Callable[[dict[str, Any]], "str | dict[str, Any]"]
+Responder = Callable[[dict[str, Any]], "str | dict[str, Any] | tuple[int, str]"]
+"""Returns the answer: text, a JSON object (or tool arguments), or (status, message) for an error."""
 
 
 def last_user_text(request: dict[str, Any]) -> str:
@@ -33,7 +34,17 @@ def schema_name(request: dict[str, Any]) -> str | None:
     tools = request.get("tools") or []
     if tools:
         return tools[0]["function"]["name"]
+    if fmt.get("type") == "json_object":  # json_mode: the schema is in the prompt
+        for msg in request.get("messages", []):
+            text = msg.get("content") if isinstance(msg.get("content"), str) else ""
+            if MARK in text:
+                return json.loads(text.split(MARK, 1)[1]).get("title")
     return None
+
+
+MARK = "Reply with JSON matching this schema: "
+TOOL_CALLS = "__tool_calls__"
+NO_TOOL_CALL = "__no_tool_call__"
 
 
 class FakeOpenAI:
@@ -69,10 +80,21 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests.append(body)
                 answer = outer.responder(body)
+                if isinstance(answer, tuple):  # (status, message): an error response
+                    self._error(*answer)
+                    return
                 if body.get("stream"):
                     self._stream(body, str(answer))
                 else:
                     self._json(_completion(body, answer))
+
+            def _error(self, status: int, message: str) -> None:
+                data = json.dumps({"error": {"message": message, "type": "invalid_request_error"}}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def _json(self, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()
@@ -102,7 +124,15 @@ class FakeOpenAI:
 def _completion(body: dict[str, Any], answer: str | dict[str, Any]) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": None}
     finish = "stop"
-    if isinstance(answer, dict) and body.get("tools"):
+    if isinstance(answer, dict) and TOOL_CALLS in answer:  # {TOOL_CALLS: [{"name", "args"}]}: call tools
+        message["tool_calls"] = [
+            {"id": f"call_{i}", "type": "function", "function": {"name": c["name"], "arguments": json.dumps(c["args"])}}
+            for i, c in enumerate(answer[TOOL_CALLS])
+        ]
+        finish = "tool_calls"
+    elif answer == NO_TOOL_CALL:  # a function_calling answer with neither a tool call nor content
+        message["content"] = ""
+    elif isinstance(answer, dict) and body.get("tools"):
         name = body["tools"][0]["function"]["name"]
         message["tool_calls"] = [{"id": "call_1", "type": "function", "function": {"name": name, "arguments": json.dumps(answer)}}]
         finish = "tool_calls"

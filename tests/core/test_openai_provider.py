@@ -10,7 +10,7 @@ from stateline import App
 from stateline.errors import ConfigError, ModelProviderError
 from tests.fake_openai import FakeOpenAI, last_user_text, schema_name
 
-ROUTES = {"sell": "listing", "charge": "pricing"}
+ROUTES = {"sell": "listing", "charge": "pricing", "garden": "listing", "yes": "listing"}
 FIELDS = {
     "sell": {"title": "Blue Vase", "price": 30.0, "category": None, "description": None},
     "garden": {"title": None, "price": None, "category": "garden", "description": "A glazed vase for flowers"},
@@ -22,38 +22,44 @@ def storefront_model(request: dict) -> str | dict:
     """A scripted model: routes and extracts by keywords, answers plain text otherwise."""
     text = last_user_text(request)
     name = schema_name(request)
+    agent = next((a for k, a in ROUTES.items() if k in text), "none")
+    fields = next((v for k, v in FIELDS.items() if k in text), {})
     if name == "RouteChoice":
-        agent = next((a for k, a in ROUTES.items() if k in text), "none")
-        if "garden" in text:
-            agent = "listing"
-        return {"agent": agent, "reason": "scripted"}
+        return {"agent": agent}
+    if name == "RouteAndFields":
+        return {"agent": agent, "fields": fields or None}
     if name and name.endswith("Fields"):
-        return next((v for k, v in FIELDS.items() if k in text), {})
+        return fields
     return "I can list products, suggest prices and answer sales questions."
 
 
-@pytest.mark.parametrize("method", ["json_schema", "function_calling"])
+@pytest.mark.parametrize("method", ["json_schema", "function_calling", "json_mode", "auto"])
 def test_agents_run_unchanged_on_the_openai_provider(tmp_path, method):
     with FakeOpenAI(storefront_model) as server:
         provider = OpenAIProvider(model="test-model", base_url=server.base_url, api_key="k", method=method)
         with App(db=f"sqlite:///{tmp_path}/o.db", provider=provider) as app:
             for agent in create_agents(app.database):
                 app.register(agent)
-            first = app.send("t", "I want to sell a vase")
+            first = app.send("t", "I want to sell a Blue Vase for $30")
             assert first.agent == "listing"
             assert "category" in first.reply and "description" in first.reply
             assert app.state("t").drafts["listing"] == {"title": "Blue Vase", "price": 30.0}
-            done = app.send("t", "put it in garden with a description")
+            shown = app.send("t", "put it in garden, description: a glazed vase for flowers")
+            assert "Please confirm" in shown.reply and "garden" in shown.reply  # a model filled it: confirm first
+            assert "Published" not in shown.reply
+            done = app.send("t", "yes")
             assert "Published 'Blue Vase' in garden at $30.00" in done.reply
             other = app.send("t", "what is the weather")
             assert other.agent is None
             assert "I can list products" in other.reply  # a plain reply written by the model
     kinds = {schema_name(r) for r in server.requests}
     assert {"RouteChoice", "ListingFields", None} <= kinds
-    if method == "json_schema":
+    if method in ("json_schema", "auto"):
         assert any((r.get("response_format") or {}).get("type") == "json_schema" for r in server.requests)
-    else:
+    elif method == "function_calling":
         assert any(r.get("tools") for r in server.requests)
+    else:
+        assert any((r.get("response_format") or {}).get("type") == "json_object" for r in server.requests)
 
 
 def test_streamed_reply_comes_in_chunks():

@@ -16,7 +16,7 @@ def test_readme_agent_example_runs(tmp_path, monkeypatch):
     with contextlib.redirect_stdout(printed):
         exec(compile(source, "README.md", "exec", dont_inherit=True), {})
     assert printed.getvalue().splitlines() == [
-        "To place orders, I still need: size.",
+        "To place orders, I still need: size (one of small, medium, large).",
         "charging for 2 teapot",
         "Ordered 2 large teapot.",
     ]

@@ -27,7 +27,8 @@ TURNS = [
 def storefront_app(db, provider=None, approval=False):
     app = App(db=db, provider=provider, workflow="storefront")
     for agent in create_agents(app.database):
-        app.register(replace(agent, approval=approval and agent.name == "listing"))
+        # confirm=False: the same acts on both providers (a model provider confirms by default)
+        app.register(replace(agent, approval=approval and agent.name == "listing", confirm=False))
     return app
 
 
@@ -70,9 +71,9 @@ def _members():
 def scripted_model(request):
     text = last_user_text(request)
     name = schema_name(request)
-    if name == "RouteChoice":
+    if name in ("RouteChoice", "RouteAndFields"):
         agent = "listing" if "sell" in text else ("pricing" if "price" in text else "none")
-        return {"agent": agent, "reason": "scripted"}
+        return {"agent": agent}
     if name == "ListingFields":
         return {"title": "Red Ceramic Mug", "price": 12.5, "category": None, "description": None}
     if name == "PriceQuestionFields":
