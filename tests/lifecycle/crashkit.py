@@ -207,7 +207,7 @@ def _next_message_child(db: str, plan: CrashPlan, entry: str) -> int:
         for text in SCRIPT:
             if text not in queued:
                 queue.enqueue(THREAD, text)
-        worker = Worker(app, lease_s=0.3, poll_s=0.01, blocked_retry_s=0.0)
+        worker = Worker(app, lease_s=0.3, poll_s=0.01, blocked_retry_s=0.2)  # > 0: until_idle returns
         for _ in range(200):
             worker.run(until_idle=True)
             jobs = queue.list(thread_id=THREAD, limit=1000)
