@@ -112,7 +112,7 @@ class RunQueue:
             tx.execute(
                 "INSERT INTO run_queue(job_id, seq, thread_id, user_id, message, run_id, status, enqueued_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?)",
-                (job_id, row["n"] + 1, thread_id, user_id, message, run_id, now()),
+                (job_id, row["n"] + 1, thread_id, user_id, message, run_id, now()),  # type: ignore[index]  # MAX: one row
             )
         return self.get(job_id)
 
@@ -158,10 +158,13 @@ class RunQueue:
         It stays 'running' with no worker and a lease that ends then, so ``claim``'s rule
         for expired leases picks it up, and later turns of its thread keep waiting behind it.
         """
-        return bool(self._db.execute(
-            "UPDATE run_queue SET worker = NULL, lease_until = ? WHERE job_id = ? AND worker = ? AND status = 'running'",
-            (now() + delay_s, job_id, worker),
-        ))
+        return bool(
+            self._db.execute(
+                "UPDATE run_queue SET worker = NULL, lease_until = ? "
+                "WHERE job_id = ? AND worker = ? AND status = 'running'",
+                (now() + delay_s, job_id, worker),
+            )
+        )
 
     def get(self, job_id: str) -> Job:
         row = self._db.query_one("SELECT * FROM run_queue WHERE job_id = ?", (job_id,))

@@ -28,7 +28,7 @@ def field_labels(name: str, info: FieldInfo) -> list[str]:
     labels = {name.lower(), name.replace("_", " ").lower()}
     if info.alias:
         labels.add(info.alias.lower())
-    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    extra: dict[str, Any] = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
     for word in extra.get("synonyms", []) or []:
         labels.add(str(word).lower())
     return sorted(labels, key=len, reverse=True)
@@ -41,7 +41,7 @@ def extract_fields(
     fields = schema.model_fields
     found: dict[str, Any] = {}
     spans = _label_spans(fields, message)
-    for i, (start, end, name) in enumerate(spans):
+    for i, (_start, end, name) in enumerate(spans):
         stop = spans[i + 1][0] if i + 1 < len(spans) else len(message)
         value = _parse(fields[name].annotation, message[end:stop], labelled=True)
         if value is not None and name not in found:

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal, Optional
 
 from langchain_core.messages import HumanMessage, SystemMessage
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, SecretStr, create_model
 
 from stateline.errors import ConfigError, ModelProviderError
 
@@ -62,7 +62,7 @@ class OpenAIProvider:
         self._llm = ChatOpenAI(
             model=model,
             base_url=base_url,
-            api_key=api_key or "not-needed",
+            api_key=SecretStr(api_key or "not-needed"),
             timeout=timeout,
             max_retries=max_retries,
             temperature=0,

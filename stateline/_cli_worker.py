@@ -81,8 +81,11 @@ def worker(
         if not ctx.obj.as_json:
             out.print(f"worker {w.name} on {session.database.url.raw}")
         stats = w.run(
-            until_idle=until_idle, max_jobs=max_jobs,
-            on_job=None if ctx.obj.as_json else lambda job, text: out.print(f"{job.thread_id}: {text}", highlight=False),
+            until_idle=until_idle,
+            max_jobs=max_jobs,
+            on_job=None
+            if ctx.obj.as_json
+            else lambda job, text: out.print(f"{job.thread_id}: {text}", highlight=False),
         )
     emit(ctx, dataclasses.asdict(stats), lambda: out.print(
         f"worker {w.name}: {stats.done} done, {stats.failed} failed, {stats.taken_over} taken over"))

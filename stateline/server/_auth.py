@@ -58,7 +58,9 @@ class TokenTable:
             raise ConfigError(f"API token for user {principal.user_id!r} must be a string of at least 8 characters")
         check_id("user id", principal.user_id)
         if principal.role not in ROLES:
-            raise ConfigError(f"role {principal.role!r} of user {principal.user_id!r} must be one of {', '.join(ROLES)}")
+            raise ConfigError(
+                f"role {principal.role!r} of user {principal.user_id!r} must be one of {', '.join(ROLES)}"
+            )
         self._by_digest[_digest(token)] = principal
 
     def lookup(self, token: str | None) -> Principal | None:
@@ -141,7 +143,8 @@ class AuditLog:
 
     def record(self, user_id: str, action: str, target: str | None, outcome: int, detail: str | None = None) -> None:
         self._db.execute(
-            "INSERT INTO audit_log(audit_id, at, user_id, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit_log(audit_id, at, user_id, action, target, outcome, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (new_id(), now(), user_id, action, target, outcome, detail),
         )
 

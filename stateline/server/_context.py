@@ -62,7 +62,9 @@ class ServerContext:
             raise ApiError(401, "Unauthorized", "send Authorization: Bearer <token> with a known API token")
         return who
 
-    async def record(self, who: Principal, action: str, target: str | None, outcome: int = 200, detail: str | None = None) -> None:
+    async def record(
+        self, who: Principal, action: str, target: str | None, outcome: int = 200, detail: str | None = None
+    ) -> None:
         await run_in_threadpool(self.audit.record, who.user_id, action, target, outcome, detail)
 
     async def owned(self, who: Principal, thread_id: str, action: str) -> Any:
@@ -116,7 +118,8 @@ class ServerContext:
         lock = await self.hub.acquire(thread_id, thread.policy)
         try:
             events = await run_in_threadpool(
-                stream_turn, self.session, thread_id, max_chars=self.settings.max_message_chars, user_id=thread.user_id, **turn
+                stream_turn, self.session, thread_id, max_chars=self.settings.max_message_chars, user_id=thread.user_id,
+                **turn,
             )
         except BaseException:
             self.hub.release(thread_id, lock)
