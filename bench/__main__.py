@@ -138,7 +138,8 @@ def workers_rows(turns: int) -> list[Row]:
     admin = os.environ.get("STATELINE_BENCH_PG_URL") or os.environ.get("STATELINE_TEST_PG_URL")
     if not admin:
         return [Row("1/2/4 workers on PostgreSQL", None, None, "turns/s",
-                    note="skipped: set STATELINE_TEST_PG_URL to a PostgreSQL where the bench may CREATE SCHEMA")]  # fmt: skip
+                    note="skipped: set STATELINE_TEST_PG_URL to a PostgreSQL "
+                         "where the bench may CREATE SCHEMA")]  # fmt: skip
     out = []
     for n in (1, 2, 4):
         print(f"[bench] {n} workers on PostgreSQL ...", flush=True)
@@ -212,7 +213,9 @@ def main() -> None:
             print(peer_text)
     text = results_md(table, args.quick, loads)
     if peer_text:
-        text += f"\n## The whole turn beside other frameworks (`python -m bench.peers`)\n\n{peers.__doc__}\n{peer_text}\n"
+        text += (
+            f"\n## The whole turn beside other frameworks (`python -m bench.peers`)\n\n{peers.__doc__}\n{peer_text}\n"
+        )
     Path(args.out).write_text(text)
     print(f"\nwritten to {args.out}")
 

@@ -44,7 +44,8 @@ def report(figs: dict[str, Any], p: dict[str, Any]) -> str:
 
     systems = list(figs)
     head = ["system", "10-turn conversations: turns/s (median, range) [load]", f"ms/turn near turn {p['turns']}",
-            "disk after the long conversation", "fresh process: reload + first turn (after imports; imports; whole process)",
+            "disk after the long conversation",
+            "fresh process: reload + first turn (after imports; imports; whole process)",
             "peak RSS", "fsyncs per turn (strace)", "written per turn"]  # fmt: skip
     rows = []
     for s in systems:
@@ -66,8 +67,8 @@ def report(figs: dict[str, Any], p: dict[str, Any]) -> str:
     if figs.get("stateline") and figs["stateline"].concurrent:
         conc = [[LABEL[s], _span([r for r, _ in figs[s].concurrent], ".1f"), str(sum(e for _, e in figs[s].concurrent))]
                 for s in systems if figs[s].concurrent]  # fmt: skip
-        lines += ["", _table([f"{p['workers']} concurrent conversations x {p['conc_turns']} turns", "turns/s", "errors"],
-                             conc)]  # fmt: skip
+        lines += ["", _table([f"{p['workers']} concurrent conversations x {p['conc_turns']} turns",
+                              "turns/s", "errors"], conc)]  # fmt: skip
     lines += ["", targets(figs, p)]
     if p["skipped"]:
         lines.append(f"\nNot installed, skipped: {', '.join(p['skipped'])} (`pip install -e '.[bench]'`).")
@@ -105,15 +106,20 @@ def targets(figs: dict[str, Any], p: dict[str, Any]) -> str:
         add("stateline fsyncs per turn without an effect (max of ask turns)", f"{max(ask)}", max(ask) <= 2)
     if "burr" in figs and figs["burr"].reload_s:
         add("fresh reload + first turn vs Burr (after imports)", f"{_med(me.reload_s) * 1000:.0f} vs "
-            f"{_med(figs['burr'].reload_s) * 1000:.0f} ms", _med(me.reload_s) <= _med(figs["burr"].reload_s))  # fmt: skip
+            f"{_med(figs['burr'].reload_s) * 1000:.0f} ms",
+            _med(me.reload_s) <= _med(figs["burr"].reload_s))  # fmt: skip
     if me.concurrent and "langgraph" in figs and figs["langgraph"].concurrent:
         ratio = _med([r for r, _ in me.concurrent]) / _med([r for r, _ in figs["langgraph"].concurrent])
         errors = sum(e for _, e in me.concurrent)
-        add(f"{p['workers']} concurrent vs LangGraph, errors", f"{ratio:.2f}x, {errors} errors", ratio >= 4 and errors == 0)
+        add(
+            f"{p['workers']} concurrent vs LangGraph, errors",
+            f"{ratio:.2f}x, {errors} errors",
+            ratio >= 4 and errors == 0,
+        )
     return _table(["target (same run)", "figure", "met"], out)
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=False)) + " |"  # noqa: E731
     return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, rows)])

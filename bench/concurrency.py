@@ -83,7 +83,8 @@ def rows(results: dict[int, dict[str, tuple[float, int]]], turns_each: dict[int,
         target = workers == 32
         met = (o_err == 0 and o_rate >= 4 * s_rate) if target else None
         out.append(
-            Row(f"{workers} concurrent conversations ({turns_each[workers]} turns each): turns/s", s_rate, o_rate, "turns/s",
+            Row(f"{workers} concurrent conversations ({turns_each[workers]} turns each): turns/s",
+                s_rate, o_rate, "turns/s",
                 "0 errors, >= 4x stock" if target else "", met,
                 note=f"errors: stock {s_err}, stateline {o_err}")
         )  # fmt: skip

@@ -6,7 +6,8 @@ Same harness as the crash test (``tests/lifecycle/crashkit.py``): the storefront
 in forked worker processes, each killed at a random point (inside collect/validate/act,
 between an effect and its record, around and inside checkpoint writes, or after a random
 delay), then recovered — or, in the ``next message`` column, not recovered at all: the next
-ordinary message (send, stream, or the next queued job) must finish what was left. stateline recovers with ``recover()`` plus the operator step for
+ordinary message (send, stream, or the next queued job) must finish what was left.
+stateline recovers with ``recover()`` plus the operator step for
 in-doubt effects; plain LangGraph (default durability, publish without a ledger) uses the
 usual restart recipe ``if graph.get_state(cfg).next: graph.invoke(None, cfg)``.
 """

@@ -100,7 +100,9 @@ async def drive(url: str, conversations: int, turns: int, timeout: float, pid: i
     stats: dict[str, Any] = {"first": [], "last": [], "turns": 0, "errors": [], "rss_samples": []}
     limits = httpx.Limits(max_connections=conversations + 10, max_keepalive_connections=conversations + 10)
     headers = {"Authorization": f"Bearer {TOKENS['alice']}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=httpx.Timeout(timeout)) as client:
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, limits=limits, timeout=httpx.Timeout(timeout)
+    ) as client:
 
         async def sample() -> None:
             while True:

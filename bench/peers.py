@@ -186,7 +186,9 @@ def run_fsyncs(systems: list[str], folder: Path, figs: dict[str, Figures], turns
     return True
 
 
-def run_concurrent(systems: list[str], folder: Path, figs: dict[str, Figures], workers: int, turns: int, rounds: int) -> None:
+def run_concurrent(
+    systems: list[str], folder: Path, figs: dict[str, Figures], workers: int, turns: int, rounds: int
+) -> None:
     for r in range(rounds):
         for s in rotated(systems, r):
             print(f"[peers] {s}: {workers} concurrent conversations x {turns} turns (round {r + 1})", flush=True)

@@ -42,7 +42,7 @@ def measure(conversations: int) -> dict[str, list[float]]:
     with tempfile.TemporaryDirectory(prefix="overhead-") as tmp:
         apps = {"tracking": _app(Path(tmp) / "on.db", True), "plain": _app(Path(tmp) / "off.db", False)}
         try:
-            for side, app in apps.items():  # warm-up: compile graphs, create tables
+            for app in apps.values():  # warm-up: compile graphs, create tables
                 _conversation(app, "warmup")
             for i in range(conversations):
                 for side, app in (apps.items() if i % 2 == 0 else reversed(list(apps.items()))):
@@ -61,8 +61,14 @@ def main(argv: list[str] | None = None) -> None:
     on, off = (statistics.median(samples[k]) * 1000 for k in ("tracking", "plain"))
     mean_on, mean_off = (statistics.fmean(samples[k]) * 1000 for k in ("tracking", "plain"))
     print(f"tracking overhead per turn ({len(samples['plain'])} turns per side, storefront, SQLite file):")
-    print(f"  median: {off:.2f} ms without tracking, {on:.2f} ms with -> +{on - off:.2f} ms ({(on / off - 1) * 100:+.0f}%)")
-    print(f"  mean:   {mean_off:.2f} ms without tracking, {mean_on:.2f} ms with -> +{mean_on - mean_off:.2f} ms ({(mean_on / mean_off - 1) * 100:+.0f}%)")
+    print(
+        f"  median: {off:.2f} ms without tracking, {on:.2f} ms with -> +{on - off:.2f} ms "
+        f"({(on / off - 1) * 100:+.0f}%)"
+    )
+    print(
+        f"  mean:   {mean_off:.2f} ms without tracking, {mean_on:.2f} ms with -> +{mean_on - mean_off:.2f} ms "
+        f"({(mean_on / mean_off - 1) * 100:+.0f}%)"
+    )
 
 
 if __name__ == "__main__":

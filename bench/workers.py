@@ -75,7 +75,10 @@ def stateline_workers(admin: str, workers: int, turns: int) -> tuple[float, int]
             queue = RunQueue(app.database)
             for i in range(turns):
                 queue.enqueue(f"t{i % THREADS}", "what is the total revenue for toys?")
-        cmd = [sys.executable, "-m", "stateline", "--db", url, "--json", "--example", "storefront", "worker", "--until-idle", "--poll", "0.05"]
+        cmd = [
+            sys.executable, "-m", "stateline", "--db", url, "--json", "--example", "storefront", "worker",
+            "--until-idle", "--poll", "0.05",
+        ]
         procs = [subprocess.Popen(cmd, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL) for _ in range(workers)]
         for p in procs:
             p.wait(timeout=900)
@@ -118,7 +121,10 @@ def main() -> None:
     if not admin:
         print("bench.workers: set STATELINE_TEST_PG_URL (a PostgreSQL where we may CREATE SCHEMA); skipped")
         return
-    print(f"| processes | stateline workers, storefront turns/s (failed jobs) | plain LangGraph 3-node graph on PostgresSaver, turns/s |")
+    print(
+        "| processes | stateline workers, storefront turns/s (failed jobs) "
+        "| plain LangGraph 3-node graph on PostgresSaver, turns/s |"
+    )
     print("|---|---|---|")
     for n in (1, 2, 4):
         ours, failed = stateline_workers(admin, n, args.turns)

@@ -79,7 +79,7 @@ def archive_oldest(cur: sqlite3.Cursor, thread_id: str, ns: str, size: int) -> N
         ).fetchall()
         if w[0] in ids  # writes of a checkpoint that was never put stay where they are
     ]
-    segment = Segment([(r[0], r[1], *unwrap(r[2], r[3]), r[4], r[5]) for r in rows], writes)  # type: ignore[list-item]
+    segment = Segment([(r[0], r[1], *unwrap(r[2], r[3]), r[4], r[5]) for r in rows], writes)  # type: ignore[misc]
     cur.execute(
         "INSERT INTO sl_segments (thread_id, checkpoint_ns, last_id, first_id, count, run_ids, type, data) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -100,11 +100,13 @@ def unarchive(cur: sqlite3.Cursor, thread_id: str, ns: str, last_id: str) -> Non
         return
     segment = decode(row[0], bytes(row[1]))
     cur.executemany(
-        f"INSERT OR IGNORE INTO sl_checkpoints (thread_id, checkpoint_ns, {_LIVE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR IGNORE INTO sl_checkpoints (thread_id, checkpoint_ns, {_LIVE_COLUMNS}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [(thread_id, ns, *c) for c in segment.checkpoints],
     )
     cur.executemany(
-        f"INSERT OR IGNORE INTO sl_writes (thread_id, checkpoint_ns, {_WRITE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR IGNORE INTO sl_writes (thread_id, checkpoint_ns, {_WRITE_COLUMNS}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(thread_id, ns, *w) for w in segment.writes],
     )
     cur.execute(f"DELETE FROM sl_segments WHERE {_SEGMENT_KEY} AND last_id = ?", (thread_id, ns, last_id))
@@ -146,7 +148,9 @@ def unarchive_runs(cur: sqlite3.Cursor, run_ids: Sequence[str]) -> set[tuple[str
 def drop_beyond(cur: sqlite3.Cursor, thread_id: str, keep: int) -> int:
     """For ``keep_last``: unpack what the ``keep`` newest need, delete older segments; return
     how many archived checkpoints were deleted."""
-    namespaces = [r[0] for r in cur.execute("SELECT DISTINCT checkpoint_ns FROM sl_segments WHERE thread_id = ?", (thread_id,))]
+    namespaces = [
+        r[0] for r in cur.execute("SELECT DISTINCT checkpoint_ns FROM sl_segments WHERE thread_id = ?", (thread_id,))
+    ]
     for ns in namespaces:
         refill(cur, thread_id, ns, keep)
     row = cur.execute("SELECT coalesce(sum(count), 0) FROM sl_segments WHERE thread_id = ?", (thread_id,)).fetchone()
@@ -183,6 +187,7 @@ def _found(thread_id: str, ns: str, segment: Segment, i: int) -> Found:
 
 def find(cur: sqlite3.Cursor, cache: SegmentCache, thread_id: str, ns: str, checkpoint_id: str | None) -> Found | None:
     """The archived checkpoint ``checkpoint_id`` (None: the newest archived one)."""
+    args: tuple[str, ...]
     if checkpoint_id is None:
         sql, args = f"{_SEGMENT_KEY} ORDER BY last_id DESC", (thread_id, ns)
     else:
@@ -198,7 +203,7 @@ def find(cur: sqlite3.Cursor, cache: SegmentCache, thread_id: str, ns: str, chec
 def _segments_in(scope: tuple[str | None, str | None, str | None]) -> tuple[str, list[str]]:
     """Keys of the segments a ``list`` scope can reach, newest first."""
     conds, args = [], []
-    for cond, value in zip(("thread_id = ?", "checkpoint_ns = ?", "first_id <= ?"), scope):
+    for cond, value in zip(("thread_id = ?", "checkpoint_ns = ?", "first_id <= ?"), scope, strict=False):
         if value is not None:
             conds.append(cond)
             args.append(value)

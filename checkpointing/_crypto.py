@@ -94,7 +94,7 @@ class Cipher(CipherProtocol):
     # -- text tokens (app tables, store values) ------------------------------------
     def seal(self, value: str | bytes) -> str:
         kind = "b" if isinstance(value, (bytes, bytearray)) else "s"
-        data = bytes(value) if kind == "b" else str(value).encode()
+        data = bytes(value) if isinstance(value, (bytes, bytearray)) else str(value).encode()
         _, blob = self.encrypt(data)
         return f"{TOKEN_PREFIX}{kind}:{base64.b64encode(blob).decode()}"
 
@@ -223,11 +223,11 @@ class EncryptedStore(BaseStore):
 
     def _finish(self, ops: list[Op], results: list[Result]) -> list[Result]:
         out: list[Result] = []
-        for op, result in zip(ops, results):
+        for op, result in zip(ops, results, strict=False):
             if isinstance(op, GetOp):
                 out.append(self._open(result))  # type: ignore[arg-type]
             elif isinstance(op, SearchOp):
-                items = [self._open(i) for i in result]  # type: ignore[union-attr]
+                items = [self._open(i) for i in result]  # type: ignore[union-attr, arg-type]
                 if op.filter:
                     items = [i for i in items if _matches(i.value, op.filter)]
                     items = items[op.offset : op.offset + op.limit]

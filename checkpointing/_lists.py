@@ -334,7 +334,7 @@ def _decode_chain(serde: SerializerProtocol, key: Key, rows: ChainRows) -> _List
             # versions past the cut belong to another branch: no longer prefixes of items
             lengths = {v: n for v, n in lengths.items() if n <= length}
         else:
-            items.extend(serde.loads_typed((type_, blob)))
+            items.extend(serde.loads_typed((type_, blob)))  # type: ignore[arg-type]  # only prefix rows lack a blob
         if len(items) != length:
             raise CorruptDatabaseError(f"list value {key!r}@{version} rebuilt to {len(items)} items, stored {length}")
         if type_ != PREFIX_TYPE and (before == 0 or length - before >= CHUNK_ITEMS):

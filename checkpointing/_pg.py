@@ -286,7 +286,7 @@ def _wait_for_setup_lock(conn: psycopg.Connection[Any], where: str) -> None:
     CONCURRENTLY waits for every such snapshot, so blocking waiters would deadlock it.
     """
     deadline = time.monotonic() + SETUP_WAIT_S
-    while not conn.execute("SELECT pg_try_advisory_lock(%s)", (_SETUP_LOCK,)).fetchone()[0]:
+    while not conn.execute("SELECT pg_try_advisory_lock(%s)", (_SETUP_LOCK,)).fetchone()[0]:  # type: ignore[index]  # one row
         if time.monotonic() > deadline:
             raise StorageError(
                 f"database {where}: another process kept setting it up for {SETUP_WAIT_S}s; retry",

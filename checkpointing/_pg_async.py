@@ -87,6 +87,7 @@ class StatelineAsyncPostgresSaver(AsyncPostgresSaver):
         }
 
     async def _put_blob(self, cur: Any, key: Key, version: str, value: Any) -> None:
+        row: tuple[str, bytes, str | None, int | None]
         if type(value) is list:
             view = self.lists._view(key)
             candidates = list(view.lengths) if view is not None else []

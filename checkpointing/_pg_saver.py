@@ -22,6 +22,7 @@ on another driver), and ``list`` fetches every row before yielding the first. He
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
@@ -120,6 +121,7 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
         }
 
     def _put_blob(self, cur: psycopg.Cursor[Any], key: Key, version: str, value: Any) -> None:
+        row: tuple[str, bytes, str | None, int | None]
         if type(value) is list:
             row = self.lists.encode(
                 self.serde, key, version, value, lambda base: _blob_exists(cur, key, base),
@@ -260,7 +262,7 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
             after = (last["checkpoint_id"], last["thread_id"], last["checkpoint_ns"])
             remaining = None if remaining is None else remaining - len(rows)
 
-    def thread_ids(self) -> list[str]:
+    def thread_ids(self) -> builtins.list[str]:
         with self._transaction() as cur:
             return [r["thread_id"] for r in cur.execute("SELECT DISTINCT thread_id FROM checkpoints")]
 
@@ -301,7 +303,7 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
             checkpoint["channel_values"] = values
             return checkpoint, bool(row["has_writes"])
 
-    def idle_thread_ids(self, cutoff: float) -> list[str]:
+    def idle_thread_ids(self, cutoff: float) -> builtins.list[str]:
         """Threads whose newest checkpoint was written before ``cutoff`` (epoch seconds)."""
         # LangGraph writes ts as UTC ISO 8601, which sorts as text; a cast would fail the
         # whole query on one checkpoint put with a malformed ts
@@ -384,7 +386,7 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
                 deleted += len(doomed)
         return deleted
 
-    def delta_threads(self, thread_ids: Sequence[str]) -> list[str]:
+    def delta_threads(self, thread_ids: Sequence[str]) -> builtins.list[str]:
         """Those of ``thread_ids`` whose graph uses a ``DeltaChannel`` (retention leaves them whole)."""
         ids = [str(t) for t in thread_ids]
         with self._transaction() as cur:

@@ -29,8 +29,9 @@ _SAVER_TABLES = {
     "postgres": [("checkpoint_blobs", "type", "blob"), ("checkpoint_writes", "type", "blob")],
 }
 _NOT_APP_TABLES = {
-    "sl_checkpoints", "sl_blobs", "sl_writes", "sl_segments", "checkpoints", "writes", "checkpoint_blobs", "checkpoint_writes", "checkpoint_migrations",
-    "store", "store_vectors", "store_migrations", "vector_migrations", "stateline_schema", "stateline_meta",
+    "sl_checkpoints", "sl_blobs", "sl_writes", "sl_segments", "checkpoints", "writes", "checkpoint_blobs",
+    "checkpoint_writes", "checkpoint_migrations", "store", "store_vectors", "store_migrations", "vector_migrations",
+    "stateline_schema", "stateline_meta",
 }
 
 
@@ -197,4 +198,6 @@ def _rekey_app_table(tx: Transaction, db: Database, table: str, old: Cipher | No
                 changes[col] = new.seal(value)
         if changes:
             sets = ", ".join(f'"{c}" = ?' for c in changes)
-            tx.execute(f'UPDATE "{table}" SET {sets} WHERE {_where_rowid(db, table)}', (*changes.values(), row["stl_rid"]))
+            tx.execute(
+                f'UPDATE "{table}" SET {sets} WHERE {_where_rowid(db, table)}', (*changes.values(), row["stl_rid"])
+            )

@@ -32,11 +32,12 @@ shorter (``_codec.next_version``).
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any, cast
 
@@ -165,7 +166,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             else:
                 self._wal_sync.wait_durable(ticket)
 
-    def _locked_transaction(self, write: bool, durable: bool) -> Iterator[sqlite3.Cursor]:
+    def _locked_transaction(self, write: bool, durable: bool) -> Generator[sqlite3.Cursor, None, int | None]:
         """The body of ``_transaction`` under the file's write lock; returns a group-commit ticket."""
         with self._file_lock if write else nullcontext():
             self.setup()
@@ -180,7 +181,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             try:
                 yield cur
                 cur.execute("COMMIT")
-                return self._wal_sync.ticket() if group else None
+                return self._wal_sync.ticket() if group else None  # type: ignore[union-attr]  # group: _wal_sync is set
             except BaseException as exc:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
@@ -289,7 +290,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         after: tuple[str, ...] | None,
         size: int,
         scope: tuple[str | None, str | None, str | None],
-    ) -> list[CheckpointTuple]:
+    ) -> builtins.list[CheckpointTuple]:
         """One page of live rows merged with the archived checkpoints that sort among them."""
         params = list(params)
         if after is not None:
@@ -313,7 +314,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             merged.sort(key=lambda m: m[0], reverse=True)
             return [self._tuple(cur, row, writes) for _, row, writes in merged[:size]]
 
-    def _tuple(self, cur: sqlite3.Cursor, row: tuple, writes: list | None = None) -> CheckpointTuple:
+    def _tuple(self, cur: sqlite3.Cursor, row: tuple, writes: builtins.list | None = None) -> CheckpointTuple:
         """The tuple of a checkpoint row; ``writes`` given for an archived one (else read)."""
         thread_id, ns, checkpoint_id, parent_id, type_, blob, metadata = row
         checkpoint = {"id": checkpoint_id, **self.codec.loads_typed((type_, blob))}
@@ -450,7 +451,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
                 deleted += prune_thread_rows(cur, self.codec, str(thread_id), keep)
         return deleted
 
-    def delta_threads(self, thread_ids: Sequence[str]) -> list[str]:
+    def delta_threads(self, thread_ids: Sequence[str]) -> builtins.list[str]:
         """Those of ``thread_ids`` whose graph uses a ``DeltaChannel`` (retention leaves them whole)."""
         with self._transaction(write=False) as cur:
             return [str(t) for t in thread_ids if _delta_thread(cur, str(t))]
@@ -464,7 +465,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
     def get_next_version(self, current: str | None, channel: None) -> str:
         return next_version(current)
 
-    def thread_ids(self) -> list[str]:
+    def thread_ids(self) -> builtins.list[str]:
         with self._transaction(write=False) as cur:
             sql = "SELECT thread_id FROM sl_checkpoints UNION SELECT thread_id FROM sl_segments"
             return [r[0] for r in cur.execute(sql)]
@@ -491,7 +492,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             sql = "SELECT 1 FROM sl_writes WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id = ? LIMIT 1"
             return checkpoint, cur.execute(sql, (thread_id, row[0])).fetchone() is not None
 
-    def idle_thread_ids(self, cutoff: float) -> list[str]:
+    def idle_thread_ids(self, cutoff: float) -> builtins.list[str]:
         """Threads whose newest checkpoint was written before ``cutoff`` (epoch seconds)."""
         with self._transaction(write=False) as cur:
             sql = "SELECT thread_id FROM sl_checkpoints GROUP BY thread_id HAVING max(created_at) < ?"

@@ -178,9 +178,12 @@ def decode(type_: str, data: bytes) -> Segment:
             ids[i - 1] if i and p == _SAME_AS_PREVIOUS else (None if p is None else _unpack_id(p))
             for i, p in enumerate(c["parents"])
         ]
-        checkpoints = list(zip(ids, parents, c["types"], c["cp"], c["meta"], c["at"]))
+        checkpoints = list(zip(ids, parents, c["types"], c["cp"], c["meta"], c["at"], strict=False))
         tasks = [_unpack_id(t) for t in c["w_task"]]
-        writes = list(zip([ids[i] for i in c["w_cp"]], tasks, c["w_path"], c["w_idx"], c["w_ch"], c["w_type"], c["w_val"]))
+        writes = list(
+            zip([ids[i] for i in c["w_cp"]], tasks, c["w_path"], c["w_idx"], c["w_ch"], c["w_type"], c["w_val"],
+                strict=False)
+        )
     except (lzma.LZMAError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise CorruptDatabaseError(f"checkpoint segment does not decode ({exc})") from exc
     return Segment(checkpoints, writes)  # type: ignore[arg-type]

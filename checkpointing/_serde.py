@@ -50,7 +50,7 @@ _set = object.__setattr__
 
 def build_message(cls: type, fields: dict[str, Any], extra_allowed: bool) -> Any:
     """What ``cls(**fields)`` returns for a complete dump of a valid message, minus validation."""
-    obj = _new(cls)
+    obj: Any = _new(cls)
     _set(obj, "__dict__", fields)
     _set(obj, "__pydantic_fields_set__", set(fields))
     _set(obj, "__pydantic_extra__", {} if extra_allowed else None)

@@ -47,7 +47,7 @@ class Row(tuple):
         return self[key] if key in self._names else default
 
     def __repr__(self) -> str:
-        return "Row(" + ", ".join(f"{k}={v!r}" for k, v in zip(self._names, self)) + ")"
+        return "Row(" + ", ".join(f"{k}={v!r}" for k, v in zip(self._names, self, strict=False)) + ")"
 
 
 _row_classes: dict[tuple[str, ...], type[Row]] = {}

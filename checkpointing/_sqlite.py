@@ -129,7 +129,7 @@ def connect(path: Path, *, autocommit: bool = False) -> sqlite3.Connection:
             str(path),
             timeout=busy_timeout_ms() / 1000,
             check_same_thread=False,
-            isolation_level=None if autocommit else "",
+            isolation_level=None if autocommit else "",  # type: ignore[arg-type]  # "" (implicit BEGIN) is valid; typeshed omits it
         )
         conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms()}")
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]

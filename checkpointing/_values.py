@@ -163,6 +163,7 @@ class ValueStore(ListViews):
                 self._note_empty(key, str(version))
                 continue  # an empty channel: a version without a row reads back as empty
             covered: list[str] = []
+            row: tuple[str, bytes, str | None, int | None]
             if type(values[channel]) is list:
                 exists = lambda base, key=key: _base_exists(cur, key, base)  # noqa: E731
                 reload = lambda tip, key=key: cur.execute(_CHAIN_SQL, (*key, tip, *key)).fetchall()  # noqa: E731

@@ -32,7 +32,9 @@ class RunFinishedHook(Protocol):
 
 @runtime_checkable
 class NodeStartedHook(Protocol):
-    def node_started(self, *, run_id: str | None, thread_id: str, graph: str, node: str, **future_kwargs: Any) -> None: ...
+    def node_started(
+        self, *, run_id: str | None, thread_id: str, graph: str, node: str, **future_kwargs: Any
+    ) -> None: ...
 
 
 @runtime_checkable
@@ -59,7 +61,9 @@ class NodeFailedHook(Protocol):
 
 @runtime_checkable
 class NodeInterruptedHook(Protocol):
-    def node_interrupted(self, *, run_id: str | None, thread_id: str, graph: str, node: str, **future_kwargs: Any) -> None: ...
+    def node_interrupted(
+        self, *, run_id: str | None, thread_id: str, graph: str, node: str, **future_kwargs: Any
+    ) -> None: ...
 
 
 @runtime_checkable

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import tomllib
 from collections.abc import Iterator
@@ -57,11 +58,11 @@ class AgentRegistry:
     def list(self) -> list[Agent]:
         return list(self._agents.values())
 
-    def by_intent(self, intent: str) -> list[Agent]:
+    def by_intent(self, intent: str) -> builtins.list[Agent]:
         """Agents that declare ``intent``."""
         return [a for a in self._agents.values() if intent in a.intents]
 
-    def load_toml(self, path: str | Path) -> list[Agent]:
+    def load_toml(self, path: str | Path) -> builtins.list[Agent]:
         """Register the agents a TOML file lists, as ``agents = ["module:attribute", ...]``.
 
         The list may sit at the top level or under ``[stateline]``; an attribute may be an

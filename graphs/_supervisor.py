@@ -50,7 +50,8 @@ def build_supervisor(
     provider = provider or OfflineProvider()
     hooks = hooks or HookSet()
     agents = registry.list()
-    cards = lambda: [a.card() for a in agents]
+    def cards() -> list[Any]:
+        return [a.card() for a in agents]
 
     route = _reporting_switches(make_route(cards, provider, gate), hooks)
     builder = StateGraph(ConversationState)
@@ -125,7 +126,7 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     old, new = before.get("messages") or [], after.get("messages")
     if new is not None and new is not old:
         n = len(old)
-        same_start = len(new) >= n and all(a is b for a, b in zip(old, new[:n]))
+        same_start = len(new) >= n and all(a is b for a, b in zip(old, new[:n], strict=True))
         if not same_start or len(new) > n:
             out["messages"] = new[n:] if same_start else new
     return out

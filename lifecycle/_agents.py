@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -84,7 +85,7 @@ class Lifecycle:
             AgentState(n, rows[n]["status"], rows[n]["updated_at"], rows[n]["consecutive_failures"]) for n in names
         ]
 
-    def history(self, agent: str) -> list[Transition]:
+    def history(self, agent: str) -> builtins.list[Transition]:
         """Every stored transition of ``agent``, oldest first."""
         self._check_known(agent)
         rows = self._db.query("SELECT * FROM lifecycle_transitions WHERE agent = ? ORDER BY seq", (agent,))
@@ -191,8 +192,11 @@ class Lifecycle:
             return
         try:
             self.transition(
-                graph, "error", actor="system",
-                reason=f"act failed {row['consecutive_failures']} times in a row; last: {type(error).__name__}: {error}",
+                graph,
+                "error",
+                actor="system",
+                reason=f"act failed {row['consecutive_failures']} times in a row; "
+                f"last: {type(error).__name__}: {error}",
             )
         except InvalidTransitionError:
             pass  # another process moved it first

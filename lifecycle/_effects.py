@@ -9,6 +9,7 @@ then marks it done (with its value) or allows a redo.
 
 from __future__ import annotations
 
+import builtins
 import json
 import uuid
 from collections.abc import Callable, Iterable
@@ -117,7 +118,9 @@ class DurableLedger:
         raise EffectInDoubtError(key.thread_id, key.scope, key.name, "?")  # pragma: no cover - contention
 
     # -- operator API ---------------------------------------------------------------------
-    def list(self, *, thread_id: str | None = None, status: str | None = None, run_id: str | None = None) -> list[EffectRecord]:
+    def list(
+        self, *, thread_id: str | None = None, status: str | None = None, run_id: str | None = None
+    ) -> list[EffectRecord]:
         """Recorded effects, oldest first; ``status='started'`` lists the ones in doubt."""
         sql, params = "SELECT * FROM effect_ledger WHERE 1 = 1", []
         for col, val in (("thread_id", thread_id), ("status", status), ("run_id", run_id)):
@@ -126,7 +129,7 @@ class DurableLedger:
                 params.append(val)
         return [_record(self._db, r) for r in self._db.query(sql + " ORDER BY started_at, effect_id", params)]
 
-    def in_doubt(self, *, thread_id: str | None = None) -> list[EffectRecord]:
+    def in_doubt(self, *, thread_id: str | None = None) -> builtins.list[EffectRecord]:
         """Effects started but never recorded as done or failed.
 
         Call this when no run is in flight (e.g. after ``recover``): an effect running right

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import math
 from typing import Any
 
@@ -62,25 +63,26 @@ class RunLog:
     def exists(self, run_id: str) -> bool:
         return self._db.query_one("SELECT 1 FROM tracking_runs WHERE run_id = ?", (run_id,)) is not None
 
-    def events(self, run_id: str) -> list[StepEvent]:
+    def events(self, run_id: str) -> builtins.list[StepEvent]:
         rows = self._db.query("SELECT * FROM tracking_events WHERE run_id = ? ORDER BY seq", (run_id,))
         return [step_event(r, self._db) for r in rows]
 
     def latest(self, thread_id: str) -> RunInfo | None:
         """The thread's most recent run (one indexed row), or None."""
         row = self._db.query_one(
-            "SELECT * FROM tracking_runs WHERE thread_id = ? ORDER BY started_at DESC, run_id DESC LIMIT 1", (thread_id,)
+            "SELECT * FROM tracking_runs WHERE thread_id = ? ORDER BY started_at DESC, run_id DESC LIMIT 1",
+            (thread_id,),
         )
         return None if row is None else run_info(row, self._db)
 
-    def thread_runs(self, thread_id: str) -> list[RunInfo]:
+    def thread_runs(self, thread_id: str) -> builtins.list[RunInfo]:
         """Every run of ``thread_id``, oldest first."""
         rows = self._db.query(
             "SELECT * FROM tracking_runs WHERE thread_id = ? ORDER BY started_at, run_id", (thread_id,)
         )
         return [run_info(r, self._db) for r in rows]
 
-    def stats(self) -> list[AgentStats]:
+    def stats(self) -> builtins.list[AgentStats]:
         """Per agent: runs, failed runs (retried ones included), mean and p95 run duration, delegations."""
         durations: dict[str, list[float]] = {}
         counts: dict[str, list[int]] = {}

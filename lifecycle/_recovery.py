@@ -36,7 +36,9 @@ class Runner(Protocol):
     def thread_known(self, thread_id: str) -> bool: ...
     def pending_tasks(self, thread_id: str) -> list[str]: ...  # names of unfinished tasks, subgraphs included
     def input_persisted(self, thread_id: str, run_id: str) -> bool: ...
-    def resume(self, thread_id: str, *, user_id: str | None, kind: str, parent_run_id: str | None, attempt: int) -> str: ...
+    def resume(
+        self, thread_id: str, *, user_id: str | None, kind: str, parent_run_id: str | None, attempt: int
+    ) -> str: ...
     def resubmit(
         self, thread_id: str, text: str, *, user_id: str | None, parent_run_id: str, attempt: int
     ) -> str: ...
@@ -104,7 +106,9 @@ class Recovery:
         return [r["thread_id"] for r in rows if thread_id is None or r["thread_id"] == thread_id]
 
     # -- recovering -----------------------------------------------------------------
-    def recover(self, *, thread_id: str | None = None, wait: bool = False, retry_failed: bool = False) -> RecoveryReport:
+    def recover(
+        self, *, thread_id: str | None = None, wait: bool = False, retry_failed: bool = False
+    ) -> RecoveryReport:
         """Find interrupted work (of one thread, or all) and finish it; see the module docstring.
 
         With ``wait``, retries whose backoff has not elapsed are waited for (up to the
@@ -210,7 +214,7 @@ class Recovery:
             lost.append(early)
         return actions + self._resubmit(thread_id, lost, retry_failed)
 
-    def _failed_before_input(self, runs: list[RunInfo], children: set[str | None]) -> RunInfo | None:
+    def _failed_before_input(self, runs: list[RunInfo], children: set[str]) -> RunInfo | None:
         """The thread's latest run if it failed before its input reached a checkpoint (the thread
         looks idle, its message is in no checkpoint) and nothing has taken it over yet."""
         run = runs[-1] if runs else None
@@ -239,7 +243,7 @@ class Recovery:
                 "UPDATE tracking_runs SET status = 'retried' WHERE run_id = ? AND status = 'failed'", (r.run_id,)
             ):
                 break
-            actions.append(self._run(thread_id, "resubmitted", lambda r=r: self._runner.resubmit(
+            actions.append(self._run(thread_id, "resubmitted", lambda r=r: self._runner.resubmit(  # type: ignore[misc]  # r=r binds the loop's run
                 thread_id, r.input or "", user_id=r.user_id, parent_run_id=r.run_id,
                 attempt=r.attempt + 1 if r.status == "failed" else 1)))
         return actions
@@ -268,7 +272,7 @@ class Recovery:
             if changed:
                 seq = tx.execute(
                     "SELECT COALESCE(MAX(seq), 0) + 1 FROM tracking_events WHERE run_id = ?", (run.run_id,)
-                ).fetchone()[0]
+                ).fetchone()[0]  # type: ignore[index]  # an aggregate returns one row
                 tx.execute(
                     "INSERT INTO tracking_events(run_id, seq, at, kind, detail) VALUES (?, ?, ?, 'crashed', ?)",
                     (run.run_id, seq, now(), f"process {run.pid} on {run.host} gone; unfinished tasks: {tasks}"),
@@ -294,7 +298,11 @@ class Recovery:
             return RecoveryAction(thread_id, "gave_up", f"{run.attempt} attempts failed; last: {error}", run.run_id)
         elif not for_message and now() < self._due(run):
             return RecoveryAction(
-                thread_id, "scheduled", f"retry {run.attempt + 1} due in {self._due(run) - now():.1f}s ({error})", run.run_id)
+                thread_id,
+                "scheduled",
+                f"retry {run.attempt + 1} due in {self._due(run) - now():.1f}s ({error})",
+                run.run_id,
+            )
         # a 'retried' run with no later run: a recoverer died between claiming it and retrying (we hold the lease)
         if run.status == "failed" and not self._db.execute(
             "UPDATE tracking_runs SET status = 'retried' WHERE run_id = ? AND status = 'failed'", (run.run_id,)

@@ -176,9 +176,17 @@ class Tracker:
         self.event(run_id, "interrupted", graph=graph, node=node)
 
     def agent_switched(self, *, run_id: str | None, from_agent: str | None, to_agent: str, **_: Any) -> None:
-        self.event(run_id, "agent_switched", graph=SUPERVISOR, node=to_agent, detail=f"{from_agent or '-'} -> {to_agent}",
-                   flush=False)
+        self.event(
+            run_id,
+            "agent_switched",
+            graph=SUPERVISOR,
+            node=to_agent,
+            detail=f"{from_agent or '-'} -> {to_agent}",
+            flush=False,
+        )
 
     # -- the effect ledger reports here -------------------------------------------------
-    def on_effect(self, *, thread_id: str, run_id: str | None, effect_id: str, name: str, status: str, **_: Any) -> None:
+    def on_effect(
+        self, *, thread_id: str, run_id: str | None, effect_id: str, name: str, status: str, **_: Any
+    ) -> None:
         self.event(run_id, "effect", node=name, detail=f"{status} ({effect_id})", flush=False)

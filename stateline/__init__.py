@@ -17,11 +17,15 @@ from stateline.errors import __all__ as _errors
 _LAZY = {
     **dict.fromkeys(["Database", "ThreadInfo", "open_database"], "stateline.checkpointing"),
     **dict.fromkeys(["Agent", "AgentRegistry", "HookSet", "build_agent_graph", "build_supervisor"], "stateline.graphs"),
-    **dict.fromkeys(["ActContext", "ModelProvider", "OfflineProvider", "OpenAIProvider", "provider_from_env"], "stateline.nodes"),
+    **dict.fromkeys(
+        ["ActContext", "ModelProvider", "OfflineProvider", "OpenAIProvider", "provider_from_env"], "stateline.nodes"
+    ),
     **dict.fromkeys(["App", "open_app"], "stateline._app"),
     **dict.fromkeys(
-        ["EVENT_TYPES", "AgentComplete", "AgentStart", "AgentSwitch", "ContentChunk", "ConversationEnd", "ErrorEvent",
-         "Event", "Resumed", "ToolExecution", "ToolResult", "WaitingInput", "parse_event"],
+        [
+            "EVENT_TYPES", "AgentComplete", "AgentStart", "AgentSwitch", "ContentChunk", "ConversationEnd",
+            "ErrorEvent", "Event", "Resumed", "ToolExecution", "ToolResult", "WaitingInput", "parse_event",
+        ],
         "stateline._events",
     ),
     **dict.fromkeys(["ChatMessage", "ThreadStatus", "ThreadView", "Turn"], "stateline._records"),

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
 from stateline.checkpointing import AutoRetention, Database, ThreadIndex, ThreadInfo, open_database
@@ -153,7 +154,7 @@ class App:
         return event_log(self).after(check_id("thread id", thread_id), after)
 
     # -- running (every entry point goes through the turn core, stateline._core) ----------
-    def _config(self, configurable: dict[str, Any]) -> dict[str, Any]:
+    def _config(self, configurable: dict[str, Any]) -> RunnableConfig:
         return run_config(configurable)
 
     def send(self, thread_id: str, message: str, *, user_id: str | None = None, run_id: str | None = None) -> Turn:

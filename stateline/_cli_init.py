@@ -64,7 +64,8 @@ from {module} import orders, support
 
 def test_an_order_is_collected_then_placed():
     with App([orders, support], db="memory") as app:
-        assert app.send("t1", "I'd like to order: item teapot, quantity 2").reply == "To place orders, I still need: size."
+        reply = app.send("t1", "I'd like to order: item teapot, quantity 2").reply
+        assert reply == "To place orders, I still need: size."
         assert app.send("t1", "size large").reply == "Ordered 2 large teapot."
 
 
@@ -96,7 +97,9 @@ def _module_name(name: str) -> str:
 
 
 @app.command()
-def init(ctx: typer.Context, name: str = typer.Argument(..., help="folder to create (its name is the workflow's)")) -> None:
+def init(
+    ctx: typer.Context, name: str = typer.Argument(..., help="folder to create (its name is the workflow's)")
+) -> None:
     """Create folder NAME with two agents, stateline.toml, a test and a README: runnable at once."""
     folder = Path(name)
     taken = any(folder.iterdir()) if folder.is_dir() else folder.exists()

@@ -68,7 +68,9 @@ def threads_show(ctx: typer.Context, thread: str) -> None:
 def runs_list(
     ctx: typer.Context,
     thread: Optional[str] = typer.Option(None, "--thread", "-t"),
-    status: Optional[str] = typer.Option(None, "--status", "-s", help="running, completed, failed, interrupted, waiting, retried"),
+    status: Optional[str] = typer.Option(
+        None, "--status", "-s", help="running, completed, failed, interrupted, waiting, retried"
+    ),
     limit: int = typer.Option(50, "--limit", min=1),
 ) -> None:
     """Tracked runs, newest first (`runs show` takes any unique prefix of a run id)."""
@@ -82,7 +84,9 @@ def runs_list(
         table = Table("run", "thread", "kind", "agent", "status", "started", "duration", "error")
         for r in rows:
             error = f"{r.error_type}: {r.error_message}" if r.error_type else (r.note or "")
-            table.add_row(r.run_id, r.thread_id, r.kind, r.agent or "-", r.status, _when(r.started_at), _secs(r.duration_s), error)
+            table.add_row(
+                r.run_id, r.thread_id, r.kind, r.agent or "-", r.status, _when(r.started_at), _secs(r.duration_s), error
+            )
         out.print(table)
 
     emit(ctx, rows, render)
@@ -135,13 +139,17 @@ def effects_list(
     db, _ = _inspect(ctx)
     with db:
         ledger = DurableLedger(db) if tracked(db) else None
-        rows = [] if ledger is None else ledger.in_doubt(thread_id=thread) if in_doubt else ledger.list(thread_id=thread)
+        rows = (
+            [] if ledger is None else ledger.in_doubt(thread_id=thread) if in_doubt else ledger.list(thread_id=thread)
+        )
 
     def render() -> None:
         table = Table("effect", "thread", "name", "status", "run", "result", "resolution")
         for f in rows:
             status = "IN DOUBT" if f.status == "started" else f.status
-            table.add_row(f.effect_id, f.thread_id, f.name, status, f.run_id or "-", json.dumps(f.result), f.resolution or "")
+            table.add_row(
+                f.effect_id, f.thread_id, f.name, status, f.run_id or "-", json.dumps(f.result), f.resolution or ""
+            )
         out.print(table)
 
     emit(ctx, rows, render)
@@ -157,12 +165,17 @@ def agents_list(ctx: typer.Context) -> None:
         status = {s.agent: s.status for s in Lifecycle(db).list()} if tracked(db) else {}
     rows = [{"name": a.name, "status": status.pop(a.name, "-"), "description": a.description,
              "intents": list(a.intents), "fields": list(a.schema.model_fields)} for a in agents]
-    rows += [{"name": n, "status": s, "description": "(not named here)", "intents": [], "fields": []} for n, s in status.items()]
+    rows += [
+        {"name": n, "status": s, "description": "(not named here)", "intents": [], "fields": []}
+        for n, s in status.items()
+    ]
 
     def render() -> None:
         table = Table("agent", "status", "description", "intents", "collects")
         for r in rows:
-            table.add_row(r["name"], r["status"], r["description"], ", ".join(r["intents"]), ", ".join(r["fields"]) or "-")
+            table.add_row(
+                r["name"], r["status"], r["description"], ", ".join(r["intents"]), ", ".join(r["fields"]) or "-"
+            )
         out.print(table)
 
     emit(ctx, rows, render)

@@ -126,7 +126,9 @@ def recover(
     ctx: typer.Context,
     thread: Optional[str] = typer.Option(None, "--thread", "-t", help="only this thread"),
     wait: bool = typer.Option(False, "--wait", help="wait for retries whose backoff has not elapsed"),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="retry failed turns whatever the error (its cause fixed)"),
+    retry_failed: bool = typer.Option(
+        False, "--retry-failed", help="retry failed turns whatever the error (its cause fixed)"
+    ),
 ) -> None:
     """Resume interrupted threads, retry transient failures, re-submit inputs lost before a checkpoint."""
     with _session(ctx) as session:
@@ -154,4 +156,10 @@ def effects_resolve(
         if full is None:
             raise UnknownEffectError(effect)
         record = ops(session).ledger.resolve(full, done=done, value=parsed, redo=redo, note=note)
-    emit(ctx, record, lambda: out.print(f"effect {record.effect_id} {record.name}: {record.status} ({record.resolution})", highlight=False))
+    emit(
+        ctx,
+        record,
+        lambda: out.print(
+            f"effect {record.effect_id} {record.name}: {record.status} ({record.resolution})", highlight=False
+        ),
+    )

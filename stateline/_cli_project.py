@@ -113,7 +113,9 @@ def _load(ref: str, path: Path) -> Any:
     if obj is None:
         raise ConfigError(f"{where}: module {module_name!r} has no attribute {attr!r}")
     if inspect.isclass(obj):
-        raise ConfigError(f"{where} is the class {obj.__name__}; name an Agent(...) instance or a function returning one")
+        raise ConfigError(
+            f"{where} is the class {obj.__name__}; name an Agent(...) instance or a function returning one"
+        )
     if not isinstance(obj, Agent) and callable(obj):
         try:
             obj = obj()

@@ -71,10 +71,16 @@ def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="address to bind (default: this machine only)"),
     port: int = typer.Option(8321, "--port", "-p", min=0, max=65535),
-    approval: list[str] = typer.Option([], "--approval", help="agent that must be approved before acting (repeatable; or $STATELINE_APPROVAL)"),
-    tokens_file: Optional[str] = typer.Option(None, "--tokens-file", help="API tokens (TOML/JSON; or $STATELINE_TOKENS_FILE / $STATELINE_TOKENS)"),
+    approval: list[str] = typer.Option(
+        [], "--approval", help="agent that must be approved before acting (repeatable; or $STATELINE_APPROVAL)"
+    ),
+    tokens_file: Optional[str] = typer.Option(
+        None, "--tokens-file", help="API tokens (TOML/JSON; or $STATELINE_TOKENS_FILE / $STATELINE_TOKENS)"
+    ),
     max_message_chars: int = typer.Option(20_000, "--max-message-chars", min=1, help="longer messages get 413"),
-    policy: str = typer.Option("reject", "--busy-policy", help="a message to a running thread: reject (409) or enqueue"),
+    policy: str = typer.Option(
+        "reject", "--busy-policy", help="a message to a running thread: reject (409) or enqueue"
+    ),
     workers: int = typer.Option(8, "--workers", min=1, max=256, help="threads running turns"),
     recover: bool = RecoverOpt,
 ) -> None:

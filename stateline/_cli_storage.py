@@ -167,7 +167,11 @@ def threads_history(
                 out.file.write(",\n" + json.dumps(row))
             out.file.write("\n]\n")
             return
-        out.print(f"{'checkpoint':<38} {'step':>5} {'source':<7} {'next':<16} {'msgs':>5}  created", highlight=False, soft_wrap=True)
+        out.print(
+            f"{'checkpoint':<38} {'step':>5} {'source':<7} {'next':<16} {'msgs':>5}  created",
+            highlight=False,
+            soft_wrap=True,
+        )
         for row in _chain(first, rows):
             out.print(
                 f"{row['checkpoint_id']:<38} {row['step']!s:>5} {row['source']!s:<7} "
@@ -204,7 +208,11 @@ def threads_rewind(
     with _database(ctx) as db:
         head = rewind(db, thread, to)
     row = {"thread_id": thread, "rewound_to": to, "head": _head_id(head)}
-    emit(ctx, row, lambda: out.print(f"thread {thread} rewound to {to}; new head {row['head']}", highlight=False, soft_wrap=True))
+    emit(
+        ctx,
+        row,
+        lambda: out.print(f"thread {thread} rewound to {to}; new head {row['head']}", highlight=False, soft_wrap=True),
+    )
 
 
 @threads_app.command("fork")

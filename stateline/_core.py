@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphInterrupt
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
@@ -326,7 +327,7 @@ class TurnCore:
         return self._decision_graphs[key]
 
     # -- 5. run ---------------------------------------------------------------------------
-    def config(self, step: Step) -> dict[str, Any]:
+    def config(self, step: Step) -> RunnableConfig:
         configurable: dict[str, Any] = {"thread_id": step.thread_id, "user_id": step.user_id, "run_id": step.run_id}
         if step.checkpoint_id is not None:
             configurable["checkpoint_id"] = step.checkpoint_id
@@ -335,7 +336,7 @@ class TurnCore:
     def open_run(self, step: Step) -> None:
         """Write the run row (fail-closed: an error here propagates and nothing runs), then tell observers."""
         app = self.app
-        track = {"kind": step.kind, "parent_run_id": step.parent_run_id, "attempt": step.attempt}
+        track: dict[str, Any] = {"kind": step.kind, "parent_run_id": step.parent_run_id, "attempt": step.attempt}
         app.ops.tracker.open_run(
             run_id=step.run_id, thread_id=step.thread_id, input=step.input, user_id=step.user_id,
             durability=app.durability, **track,

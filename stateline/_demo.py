@@ -44,8 +44,13 @@ def run_demo(url: str, thread: str, console: Console) -> None:
     for text in SECOND_PROCESS:
         _say(console, "you", text)
         result = subprocess.run(
-            [sys.executable, "-m", "stateline", "--db", url, "--json", "--example", "storefront", "run", "--thread", thread, text],
-            capture_output=True, text=True, check=False,
+            [
+                sys.executable, "-m", "stateline", "--db", url, "--json", "--example", "storefront", "run", "--thread",
+                thread, text,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             console.print(f"[red]second process failed:[/] {result.stderr.strip()}")
@@ -72,7 +77,8 @@ def _summary(url: str, thread: str, console: Console) -> None:
         f"open drafts: {view.drafts or 'none'}",
         f"tracked runs: {len(runs)} ({', '.join(sorted({r.status for r in runs}))}), {steps} step events; "
         f"effects: " + (", ".join(f"{e.name} {e.status}" for e in effects) or "none"),
-        f"catalog: {len(listings)} listing(s): " + "; ".join(f"{r['title']} ${r['price']:.2f} ({r['category']})" for r in listings),
+        f"catalog: {len(listings)} listing(s): "
+        + "; ".join(f"{r['title']} ${r['price']:.2f} ({r['category']})" for r in listings),
         f"database file: {parsed.path} ({size:,} bytes)" if parsed.path else "database: in memory",
     ]
     console.print(Panel("\n".join(lines), title="what was stored", style="bold"))

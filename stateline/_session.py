@@ -61,7 +61,9 @@ def open_session(
     source = selected(example, agents_file)
     if source is None:
         raise ConfigError(NO_AGENTS.format(file=PROJECT_FILE))
-    project_agents = load_agents(source) if isinstance(source, Project) else None  # before the db: a bad entry writes nothing
+    project_agents = (
+        load_agents(source) if isinstance(source, Project) else None
+    )  # before the db: a bad entry writes nothing
     database = open_database(db_url(db, source))
     try:
         if isinstance(source, Project):
@@ -80,7 +82,9 @@ def open_session(
     return app
 
 
-def open_inspection(db: str | None, example: str | None = None, agents_file: str | None = None) -> tuple[Database, list[Any]]:
+def open_inspection(
+    db: str | None, example: str | None = None, agents_file: str | None = None
+) -> tuple[Database, list[Any]]:
     """The database opened read-only, and the named agents if any (never required).
 
     What ``threads list|show``, ``runs list|show``, ``effects list`` and ``agents list`` read:

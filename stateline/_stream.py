@@ -16,9 +16,10 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.types import StreamMode
 
 from stateline.checkpointing import now
 from stateline.nodes import CHUNK, FALLBACK, SUPERVISOR
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from ._app import App
 
 T = TypeVar("T")
-STREAM_MODES = ["tasks", "custom", "updates"]
+STREAM_MODES: list[StreamMode] = ["tasks", "custom", "updates"]
 FLUSH_SECONDS = 0.05
 """Chunks are stored (and handed on) at least this often; any other event flushes at once."""
 
@@ -190,9 +191,9 @@ class TurnStream(Iterator[Any]):
     stream that is dropped unread releases the lease when it is closed or collected.
     """
 
-    def __init__(self, events: Generator[Any, None, Any], release: Callable[[], None]) -> None:
+    def __init__(self, events: Generator[Any, None, Any], release: Callable[[], object]) -> None:
         self._events = events
-        self._release: Callable[[], None] | None = release
+        self._release: Callable[[], object] | None = release
 
     def __iter__(self) -> TurnStream:
         return self
@@ -260,15 +261,15 @@ def _settled_replies(app: App, admission: Admission) -> list[Any]:
 
 
 def _lead(admission: Admission) -> Resumed | None:
-    step, t = admission.step, (admission.step.thread_id if admission.step else None)
+    step = admission.step
     if step is not None and step.kind == "decision":
-        return Resumed(thread_id=t, reason="decision", decision=step.payload.resume)
+        return Resumed(thread_id=step.thread_id, reason="decision", decision=step.payload.resume)
     if admission.previous == "restarted" and step is not None:
-        return Resumed(thread_id=t, reason="restart", detail=step.note or "the failed turn is abandoned")
+        return Resumed(thread_id=step.thread_id, reason="restart", detail=step.note or "the failed turn is abandoned")
     if admission.previous == "resumed" and step is not None:
-        return Resumed(thread_id=t, reason="recovery", detail=admission.summary())
+        return Resumed(thread_id=step.thread_id, reason="recovery", detail=admission.summary())
     if step is not None and step.kind in ("resume", "retry"):
-        return Resumed(thread_id=t, reason="recovery", detail=f"{step.kind} of the unfinished turn")
+        return Resumed(thread_id=step.thread_id, reason="recovery", detail=f"{step.kind} of the unfinished turn")
     return None
 
 
@@ -277,7 +278,7 @@ def _produce(app: App, admission: Admission, previous: str | None, settled: list
     if step is None:  # admission finished the unfinished turn: say so and end
         acted = [a for a in admission.settled if a.run_id]
         t = acted[-1].thread_id if acted else ""
-        status = "waiting" if app.status(t) == "waiting" else "completed"
+        status: Literal["waiting", "completed"] = "waiting" if app.status(t) == "waiting" else "completed"
         note = Resumed(thread_id=t, reason="recovery", detail=admission.summary())
         yield from event_log(app).append(t, [note, *settled, ConversationEnd(thread_id=t, status=status)])
         return
@@ -315,7 +316,7 @@ def _run(app: App, step: Step, lead: Any, previous: str | None) -> Generator[Any
         for namespace, mode, data in step.graph.stream(
             step.payload, core.config(step), stream_mode=STREAM_MODES, subgraphs=True, durability=app.durability
         ):
-            events = tr.feed(namespace, mode, data)
+            events = tr.feed(namespace, mode, data)  # type: ignore[arg-type]  # stream() is typed dict | Any
             pending.extend(events)
             urgent = any(not isinstance(e, ContentChunk) for e in events)
             if pending and (urgent or time.monotonic() - last_flush >= FLUSH_SECONDS):

@@ -35,7 +35,9 @@ ThreadOpt = typer.Option(..., "--thread", "-t", help="conversation id")
 UserOpt = typer.Option(None, "--user", "-u", help="user id (cross-thread memory)")
 RecoverOpt = typer.Option(False, "--recover", help="first recover interrupted work (see `stateline recover`)")
 GLOBAL_FLAGS = {"--json", "--verbose", "-v"}
-DB_HELP = "sqlite:///path, postgresql://user@host/db or memory (default: $STATELINE_DB, the project's db, or stateline.db)"
+DB_HELP = (
+    "sqlite:///path, postgresql://user@host/db or memory (default: $STATELINE_DB, the project's db, or stateline.db)"
+)
 AGENTS_FILE_HELP = "TOML file listing agents (default: stateline.toml here or in a parent)"
 GLOBAL_VALUED = {"--db", "--example", "-e", "--agents-file"}
 
@@ -60,14 +62,18 @@ def _main(
     db: Optional[str] = typer.Option(None, "--db", help=DB_HELP),
     as_json: bool = typer.Option(False, "--json", help="print machine-readable JSON"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="full tracebacks for errors in your agents' code"),
-    example: Optional[str] = typer.Option(None, "--example", "-e", help="a built-in example's agents: storefront or assistant"),
+    example: Optional[str] = typer.Option(
+        None, "--example", "-e", help="a built-in example's agents: storefront or assistant"
+    ),
     agents_file: Optional[str] = typer.Option(None, "--agents-file", help=AGENTS_FILE_HELP),
 ) -> None:
     ctx.obj = Globals(db, as_json, verbose, example, agents_file)
 
 
 def _session(ctx: typer.Context, approval: list[str] | None = None) -> App:
-    return open_session(db=ctx.obj.db, example=ctx.obj.example, agents_file=ctx.obj.agents_file, approval=approval or ())
+    return open_session(
+        db=ctx.obj.db, example=ctx.obj.example, agents_file=ctx.obj.agents_file, approval=approval or ()
+    )
 
 
 def _inspect(ctx: typer.Context) -> Any:
@@ -171,7 +177,9 @@ def chat(
     """Talk to the agents interactively (empty line or Ctrl-D to leave)."""
     with _session(ctx) as session:
         _recover_first(session, recover)
-        out.print(f"thread [bold]{thread}[/] on {session.database.url.raw}; agents: {', '.join(session.registry.names())}")
+        out.print(
+            f"thread [bold]{thread}[/] on {session.database.url.raw}; agents: {', '.join(session.registry.names())}"
+        )
         while True:
             try:
                 line = input("you> ")

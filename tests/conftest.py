@@ -1,4 +1,5 @@
-"""Shared fixtures. Every test runs offline unless it starts its own model server. Backends: every test that takes ``db_url`` or ``db`` runs on SQLite and PostgreSQL.
+"""Shared fixtures. Every test runs offline unless it starts its own model server.
+Backends: every test that takes ``db_url`` or ``db`` runs on SQLite and PostgreSQL.
 
 PostgreSQL runs when ``STATELINE_TEST_PG_URL`` names a database where that user may
 CREATE SCHEMA (``.ci/run`` starts one); each test gets a fresh schema (via the URL's

@@ -111,8 +111,13 @@ class FakeOpenAI:
                 words = text.split(" ")
                 for i, word in enumerate(words):
                     piece = word if i == len(words) - 1 else word + " "
-                    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": int(time.time()),
-                             "model": body["model"], "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+                    chunk = {
+                        "id": "c1",
+                        "object": "chat.completion.chunk",
+                        "created": int(time.time()),
+                        "model": body["model"],
+                        "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+                    }
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 end = {"id": "c1", "object": "chat.completion.chunk", "created": int(time.time()),
                        "model": body["model"], "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
@@ -134,7 +139,9 @@ def _completion(body: dict[str, Any], answer: str | dict[str, Any]) -> dict[str,
         message["content"] = ""
     elif isinstance(answer, dict) and body.get("tools"):
         name = body["tools"][0]["function"]["name"]
-        message["tool_calls"] = [{"id": "call_1", "type": "function", "function": {"name": name, "arguments": json.dumps(answer)}}]
+        message["tool_calls"] = [
+            {"id": "call_1", "type": "function", "function": {"name": name, "arguments": json.dumps(answer)}}
+        ]
         finish = "tool_calls"
     else:
         message["content"] = json.dumps(answer) if isinstance(answer, dict) else answer

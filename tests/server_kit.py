@@ -57,7 +57,11 @@ class ServerProcess:
         env = {**os.environ, "STATELINE_TOKENS": TOKENS_ENV, "STATELINE_PROVIDER": "offline", **self.env}
         named = any(a in ("--agents-file", "--example", "-e") for a in self.args)
         example = [] if named else ["--example", "storefront"]  # the CLI never guesses an example
-        cmd = [sys.executable, "-m", "stateline", "--db", self.db_url, *example, "serve", "--port", str(self.port), *self.args]
+        cmd = [
+            sys.executable, "-m", "stateline", "--db", self.db_url, *example, "serve", "--port",
+            str(self.port),
+            *self.args,
+        ]
         self._logfile = open(self.log, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self._logfile, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

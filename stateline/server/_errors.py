@@ -27,7 +27,9 @@ class ApiError(Exception):
 
 
 def _error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"status": status, "type": kind, "message": message}}, status_code=status, headers=headers)
+    return JSONResponse(
+        {"error": {"status": status, "type": kind, "message": message}}, status_code=status, headers=headers
+    )
 
 
 _STATUS = [

@@ -72,7 +72,9 @@ class Hub:
         if not lock.locked() and not getattr(lock, "_waiters", None) and self._locks.get(thread_id) is lock:
             del self._locks[thread_id]
 
-    def start(self, thread_id: str, lock: asyncio.Lock, events: Iterator[Any], on_error: Callable[[BaseException], Any]) -> asyncio.Queue[Any]:
+    def start(
+        self, thread_id: str, lock: asyncio.Lock, events: Iterator[Any], on_error: Callable[[BaseException], Any]
+    ) -> asyncio.Queue[Any]:
         """Run ``events`` in a worker thread, publishing each; return the caller's listener queue.
 
         ``lock`` (from :meth:`acquire`) is released when the turn ends.

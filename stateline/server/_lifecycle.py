@@ -61,13 +61,16 @@ def _steps_from_events(run_id: str, events: list[Any]) -> list[dict[str, Any]]:
     """Lifecycle step events (started/finished/failed/interrupted) as timeline rows."""
     steps: list[dict[str, Any]] = []
     open_steps: dict[tuple[str | None, str | None], dict[str, Any]] = {}
+    row: dict[str, Any] | None
     for ev in events:
         key = (ev.graph, ev.node)
         if ev.kind == "started":
             row = {
-                "run_id": run_id, "task_id": f"{run_id}:{ev.seq}", "namespace": "" if ev.graph == "supervisor" else ev.graph,
-                "node": ev.node, "agent": None if ev.graph == "supervisor" else ev.graph, "started_at": ev.at,
-                "duration_ms": None, "status": "running", "error": None,
+                "run_id": run_id,
+                "task_id": f"{run_id}:{ev.seq}",
+                "namespace": "" if ev.graph == "supervisor" else ev.graph, "node": ev.node,
+                "agent": None if ev.graph == "supervisor" else ev.graph, "started_at": ev.at, "duration_ms": None,
+                "status": "running", "error": None,
             }
             open_steps[key] = row
             steps.append(row)

@@ -46,7 +46,9 @@ class Platform:
         """``Authorization: Bearer <token>`` or ``X-Api-Key: <token>`` (what langgraph-sdk sends)."""
         who = self.ctx.tokens.lookup(bearer_token(authorization) or x_api_key)
         if who is None:
-            raise ApiError(401, "Unauthorized", "send Authorization: Bearer <token> or X-Api-Key: <token> with a known API token")
+            raise ApiError(
+                401, "Unauthorized", "send Authorization: Bearer <token> or X-Api-Key: <token> with a known API token"
+            )
         self.engine.ensure_started()
         return who
 
@@ -81,10 +83,17 @@ class Platform:
     def assistant(self) -> dict[str, Any]:
         agents = [a.name for a in self.ctx.session.agents()]
         return {
-            "assistant_id": self.assistant_id, "graph_id": self.graph_id, "name": self.graph_id,
-            "description": f"stateline workflow {self.graph_id!r}: a supervisor over {', '.join(agents) or 'no agents'}",
-            "config": {}, "context": {}, "metadata": {"created_by": "system", "agents": agents},
-            "version": 1, "created_at": iso(0.0), "updated_at": iso(0.0),
+            "assistant_id": self.assistant_id,
+            "graph_id": self.graph_id,
+            "name": self.graph_id,
+            "description": f"stateline workflow {self.graph_id!r}: "
+            f"a supervisor over {', '.join(agents) or 'no agents'}",
+            "config": {},
+            "context": {},
+            "metadata": {"created_by": "system", "agents": agents},
+            "version": 1,
+            "created_at": iso(0.0),
+            "updated_at": iso(0.0),
         }
 
     def check_assistant(self, assistant_id: Any) -> str:

@@ -171,7 +171,9 @@ class PlatformDB:
         if user_id is None:
             rows = self.db.query("SELECT * FROM platform_threads ORDER BY created_at DESC")
         else:
-            rows = self.db.query("SELECT * FROM platform_threads WHERE user_id = ? ORDER BY created_at DESC", (user_id,))
+            rows = self.db.query(
+                "SELECT * FROM platform_threads WHERE user_id = ? ORDER BY created_at DESC", (user_id,)
+            )
         return [ThreadRow(**{**dict(r), "metadata": json.loads(r["metadata"])}) for r in rows]
 
     def delete_thread(self, thread_id: str) -> None:
@@ -190,13 +192,15 @@ class PlatformDB:
             where += " AND status = ?"
             params.append(status)
         rows = self.db.query(
-            f"SELECT * FROM platform_runs WHERE {where} ORDER BY created_at DESC LIMIT ? OFFSET ?", (*params, limit, offset)
+            f"SELECT * FROM platform_runs WHERE {where} ORDER BY created_at DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
         )
         return [RunRow.from_row(r) for r in rows]
 
     def active(self, thread_id: str) -> list[RunRow]:
         rows = self.db.query(
-            "SELECT * FROM platform_runs WHERE thread_id = ? AND status IN ('pending', 'running') ORDER BY created_at",
+            "SELECT * FROM platform_runs WHERE thread_id = ? AND status IN ('pending', 'running') "
+                "ORDER BY created_at",
             (thread_id,),
         )
         return [RunRow.from_row(r) for r in rows]
@@ -211,7 +215,8 @@ class PlatformDB:
         with self.db.transaction() as tx:
             tx.execute("SELECT thread_id FROM platform_threads WHERE thread_id = ? FOR UPDATE", (run.thread_id,))
             rows = tx.execute(
-                "SELECT * FROM platform_runs WHERE thread_id = ? AND status IN ('pending', 'running') ORDER BY created_at",
+                "SELECT * FROM platform_runs WHERE thread_id = ? AND status IN ('pending', 'running') "
+                "ORDER BY created_at",
                 (run.thread_id,),
             ).fetchall()
             before = [RunRow.from_row(r) for r in rows]
@@ -221,17 +226,24 @@ class PlatformDB:
                 for old in before:
                     if old.status == "pending":
                         tx.execute(
-                            "UPDATE platform_runs SET status = 'interrupted', updated_at = ? WHERE run_id = ?", (now(), old.run_id)
+                            "UPDATE platform_runs SET status = 'interrupted', updated_at = ? WHERE run_id = ?",
+                            (now(), old.run_id),
                         )
                     elif old.cancel is None:
                         tx.execute("UPDATE platform_runs SET cancel = ? WHERE run_id = ?", (run.strategy, old.run_id))
             t = now()
             run.created_at = run.updated_at = t
             tx.execute(
-                "INSERT INTO platform_runs(run_id, thread_id, assistant_id, user_id, status, strategy, request, metadata, "
+                "INSERT INTO platform_runs(run_id, thread_id, assistant_id, user_id, status, strategy, request, "
+                "metadata, "
                 "created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
-                (run.run_id, run.thread_id, run.assistant_id, run.user_id, run.strategy, json.dumps(run.request),
-                 json.dumps(run.metadata), t, t),
+                (
+                    run.run_id, run.thread_id, run.assistant_id, run.user_id, run.strategy,
+                    json.dumps(run.request),
+                    json.dumps(run.metadata),
+                    t,
+                    t,
+                ),
             )
         return run, before
 
@@ -255,7 +267,8 @@ class PlatformDB:
                 return False
             t = now()
             claimed = tx.execute(
-                "UPDATE platform_runs SET status = 'running', replica = ?, beat_at = ?, updated_at = ?, start_offset = ?, "
+                "UPDATE platform_runs SET status = 'running', replica = ?, beat_at = ?, updated_at = ?, "
+                "start_offset = ?, "
                 "checkpoint_before = ? WHERE run_id = ? AND status = 'pending'",
                 (REPLICA, t, t, start_offset, checkpoint, run_id),
             ).rowcount
@@ -273,9 +286,13 @@ class PlatformDB:
     def beat(self, run_ids: list[str]) -> None:
         t = now()
         for run_id in run_ids:
-            self.db.execute("UPDATE platform_runs SET beat_at = ? WHERE run_id = ? AND replica = ?", (t, run_id, REPLICA))
+            self.db.execute(
+                "UPDATE platform_runs SET beat_at = ? WHERE run_id = ? AND replica = ?", (t, run_id, REPLICA)
+            )
 
-    def finish(self, run_id: str, status: str, end_offset: int, checkpoint: str | None, error: str | None = None) -> None:
+    def finish(
+        self, run_id: str, status: str, end_offset: int, checkpoint: str | None, error: str | None = None
+    ) -> None:
         t = now()
         self.db.execute(
             "UPDATE platform_runs SET status = ?, end_offset = ?, end_checkpoint = ?, error = ?, updated_at = ?, "

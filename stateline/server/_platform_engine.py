@@ -108,7 +108,9 @@ class Engine:
         self.pdb.beat(mine)
         for run in self.pdb.stale(self.assistant_id, now() - self.stale_seconds):
             if run.run_id not in mine and self.pdb.take_over(run, now() - self.stale_seconds):
-                log.warning("taking over run %s of thread %s (its replica %s stopped)", run.run_id, run.thread_id, run.replica)
+                log.warning(
+                    "taking over run %s of thread %s (its replica %s stopped)", run.run_id, run.thread_id, run.replica
+                )
                 self._launch(run.run_id, continuing=True)
         for run in self.pdb.pending(self.assistant_id):
             self.try_start(run.run_id)

@@ -146,8 +146,14 @@ def platform_runs_router(p: Platform) -> APIRouter:
             raise ThreadStateError(thread_id, status, f"thread {thread_id!r} is waiting for approval; "
                                    "answer it with command.resume ('approve', 'reject' or an edit)")
         if request.get("decision") is not None and status != "waiting":
-            raise ThreadStateError(thread_id, status, f"thread {thread_id!r} is not waiting for approval (it is {status})")
-        if request.get("message") is None and request.get("decision") is None and status not in ("interrupted", "failed"):
+            raise ThreadStateError(
+                thread_id, status, f"thread {thread_id!r} is not waiting for approval (it is {status})"
+            )
+        if (
+            request.get("message") is None
+            and request.get("decision") is None
+            and status not in ("interrupted", "failed")
+        ):
             raise ThreadStateError(thread_id, status, f"thread {thread_id!r} has nothing to resume (it is {status}); "
                                    "send input.messages")
 
@@ -198,7 +204,11 @@ def platform_runs_router(p: Platform) -> APIRouter:
         await p.owned(who, thread_id, action)
         run = await run_in_threadpool(pdb.run, run_id)
         if run is None or run.thread_id != thread_id:
-            raise ApiError(404, "UnknownRun", f"thread {thread_id!r} has no run {run_id!r}; GET /threads/{thread_id}/runs lists them")
+            raise ApiError(
+                404,
+                "UnknownRun",
+                f"thread {thread_id!r} has no run {run_id!r}; GET /threads/{thread_id}/runs lists them",
+            )
         return run
 
     @router.post("/threads/{thread_id}/runs/stream")
@@ -226,7 +236,9 @@ def platform_runs_router(p: Platform) -> APIRouter:
         """Start a run in the background; poll, join, stream or cancel it by ``run_id``."""
         run = await create(thread_id, request, who)
         fresh = await run_in_threadpool(pdb.run, run.run_id)
-        return JSONResponse(run_json(fresh or run), headers={"Content-Location": f"/threads/{thread_id}/runs/{run.run_id}"})
+        return JSONResponse(
+            run_json(fresh or run), headers={"Content-Location": f"/threads/{thread_id}/runs/{run.run_id}"}
+        )
 
     @router.post("/runs")
     async def background_stateless(request: Request, who: Principal = Depends(principal)) -> Any:
@@ -240,7 +252,10 @@ def platform_runs_router(p: Platform) -> APIRouter:
         offset: int = Query(0, ge=0), status: str | None = Query(None),
     ) -> list[dict[str, Any]]:
         await p.owned(who, thread_id, "run.list")
-        return [run_json(r) for r in await run_in_threadpool(lambda: pdb.runs(thread_id, limit=limit, offset=offset, status=status))]
+        return [
+            run_json(r)
+            for r in await run_in_threadpool(lambda: pdb.runs(thread_id, limit=limit, offset=offset, status=status))
+        ]
 
     @router.get("/threads/{thread_id}/runs/{run_id}")
     async def get_run(thread_id: str, run_id: str, who: Principal = Depends(principal)) -> dict[str, Any]:

@@ -174,7 +174,9 @@ def platform_threads_router(p: Platform) -> APIRouter:
         await p.owned(who, thread_id, "thread.state")
         body = await p.body(request)
         checkpoint = body.get("checkpoint") or {}
-        return await run_in_threadpool(_state, p, thread_id, checkpoint.get("checkpoint_id"), bool(body.get("subgraphs")))
+        return await run_in_threadpool(
+            _state, p, thread_id, checkpoint.get("checkpoint_id"), bool(body.get("subgraphs"))
+        )
 
     @router.post("/threads/{thread_id}/state")
     async def update_state(thread_id: str, request: Request, who: Principal = Depends(principal)) -> Any:
@@ -184,9 +186,11 @@ def platform_threads_router(p: Platform) -> APIRouter:
         target = body.get("checkpoint_id") or (body.get("checkpoint") or {}).get("checkpoint_id")
         if body.get("values") is not None or not target:
             raise ApiError(
-                422, "NotSupported",
-                "writing state values directly would bypass the agents' validation and the turn core; send a message as "
-                "a run, or POST {\"checkpoint_id\": ...} to go back to an earlier checkpoint",
+                422,
+                "NotSupported",
+                "writing state values directly would bypass the agents' validation and the turn core; "
+                "send a message as "
+                'a run, or POST {"checkpoint_id": ...} to go back to an earlier checkpoint',
             )
         if await run_in_threadpool(pdb.active, thread_id):
             raise ApiError(409, "ThreadBusy", f"thread {thread_id!r} has an active run; wait for it to end")

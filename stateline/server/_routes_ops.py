@@ -69,7 +69,9 @@ def ops_router(ctx: ServerContext) -> APIRouter:
     session, principal, record = ctx.session, ctx.principal, ctx.record
 
     @router.get("/api/threads/{thread_id}/runs", tags=["runs"])
-    async def list_runs(thread_id: str, who: Principal = Depends(principal), limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    async def list_runs(
+        thread_id: str, who: Principal = Depends(principal), limit: int = Query(100, ge=1, le=1000)
+    ) -> dict[str, Any]:
         """The thread's runs with their steps (durations, failures) and effects: the timeline."""
         return {"runs": await ctx.read(who, thread_id, "runs.read", timeline, session, thread_id, limit)}
 
@@ -100,7 +102,12 @@ def ops_router(ctx: ServerContext) -> APIRouter:
             await record(who, "agent.status", name, 403)
             raise ApiError(403, "Forbidden", "only an admin may change an agent's status")
         row = await run_in_threadpool(
-            change_agent_status, session, name, body.status, body.reason or f"changed over HTTP by {who.user_id}", who.user_id
+            change_agent_status,
+            session,
+            name,
+            body.status,
+            body.reason or f"changed over HTTP by {who.user_id}",
+            who.user_id,
         )
         await record(who, "agent.status", name, 200, body.status)
         return row

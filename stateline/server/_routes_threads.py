@@ -67,7 +67,9 @@ def threads_router(ctx: ServerContext) -> APIRouter:
         return await run_in_threadpool(ctx.thread_summary, await run_in_threadpool(owners.get, thread_id))
 
     @router.get("/api/threads/{thread_id}/history", tags=["threads"])
-    async def history(thread_id: str, who: Principal = Depends(principal), limit: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
+    async def history(
+        thread_id: str, who: Principal = Depends(principal), limit: int = Query(50, ge=1, le=1000)
+    ) -> dict[str, Any]:
         """The thread's checkpoints, newest first."""
         return {"checkpoints": await ctx.read(who, thread_id, "thread.history", _history, session, thread_id, limit)}
 

@@ -26,7 +26,9 @@ def turns_router(ctx: ServerContext) -> APIRouter:
     router = APIRouter()
     principal, record, settings = ctx.principal, ctx.record, ctx.settings
 
-    @router.post("/api/threads/{thread_id}/messages", tags=["turns"], responses={200: {"content": {"text/event-stream": {}}}})
+    @router.post(
+        "/api/threads/{thread_id}/messages", tags=["turns"], responses={200: {"content": {"text/event-stream": {}}}}
+    )
     async def post_message(
         thread_id: str, body: NewMessage, request: Request, who: Principal = Depends(principal)
     ) -> Any:
@@ -38,9 +40,13 @@ def turns_router(ctx: ServerContext) -> APIRouter:
         size = len(body.message.strip())
         if size > settings.max_message_chars:
             await record(who, "message.post", thread_id, 413)
-            raise ApiError(413, "MessageTooLarge", f"message has {size} characters; the limit is {settings.max_message_chars}")
+            raise ApiError(
+                413, "MessageTooLarge", f"message has {size} characters; the limit is {settings.max_message_chars}"
+            )
         try:
-            reply = await ctx.run_turn(request, who, thread, ctx.wants_stream(request, body.stream), message=body.message)
+            reply = await ctx.run_turn(
+                request, who, thread, ctx.wants_stream(request, body.stream), message=body.message
+            )
         except StatelineError as exc:
             await record(who, "message.post", thread_id, status_of(exc), type(exc).__name__)
             raise
@@ -51,7 +57,9 @@ def turns_router(ctx: ServerContext) -> APIRouter:
     async def resume(thread_id: str, body: Decision, request: Request, who: Principal = Depends(principal)) -> Any:
         """Approve, reject or edit (``fields``) the draft a waiting thread shows; or ``continue`` after a crash."""
         thread = await ctx.owned(who, thread_id, "thread.resume")
-        decision = {"action": body.action, "fields": body.fields} if body.fields else {"action": body.action}
+        decision: dict[str, Any] | None = (
+            {"action": body.action, "fields": body.fields} if body.fields else {"action": body.action}
+        )
         if body.action == "continue":
             decision = None
         try:
@@ -62,7 +70,9 @@ def turns_router(ctx: ServerContext) -> APIRouter:
         await record(who, "thread.resume", thread_id, 200, json.dumps(decision or {"action": "continue"}, default=str))
         return reply
 
-    @router.get("/api/threads/{thread_id}/events", tags=["turns"], responses={200: {"content": {"text/event-stream": {}}}})
+    @router.get(
+        "/api/threads/{thread_id}/events", tags=["turns"], responses={200: {"content": {"text/event-stream": {}}}}
+    )
     async def events(
         thread_id: str,
         request: Request,
@@ -79,7 +89,10 @@ def turns_router(ctx: ServerContext) -> APIRouter:
         await record(who, "events.read", thread_id, 200, f"after={offset}")
         if not ctx.wants_stream(request, stream):
             stored = await run_in_threadpool(log.after, thread_id, offset)
-            return {"events": [e.model_dump(mode="json") for e in stored], "running": hub.running(thread_id) is not None}
+            return {
+                "events": [e.model_dump(mode="json") for e in stored],
+                "running": hub.running(thread_id) is not None,
+            }
         queue = hub.listen(thread_id)
         return EventSourceResponse(_replay(hub, log, thread_id, offset, queue, request), ping=10)
 

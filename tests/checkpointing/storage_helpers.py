@@ -11,7 +11,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 
-from stateline.checkpointing import Database, open_database
+from stateline.checkpointing import Database
 
 
 class State(TypedDict, total=False):

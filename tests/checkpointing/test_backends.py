@@ -159,7 +159,15 @@ def test_unfinished_detection_matches_the_graph(chat: Chat):
     with pytest.raises(RuntimeError):
         chat.say("failed", "hi")
     assert head_is_unfinished(head("failed")) and chat.graph.get_state(cfg("failed")).next == ("reply",)
-    rewind(chat.db, "done", next(t.config["configurable"]["checkpoint_id"] for t in iter_history(chat.db, "done") if t.metadata.get("step") == 1))
+    rewind(
+        chat.db,
+        "done",
+        next(
+            t.config["configurable"]["checkpoint_id"]
+            for t in iter_history(chat.db, "done")
+            if t.metadata.get("step") == 1
+        ),
+    )
     assert head_is_unfinished(head("done"))  # a rewound head is about to run again
     graph = _approval_graph(chat.db)
     graph.invoke({"messages": []}, cfg("wait"), durability="sync")

@@ -14,7 +14,10 @@ ITEMS_V1 = [(1, "CREATE TABLE items (id TEXT PRIMARY KEY, n INTEGER NOT NULL, at
 
 def test_execute_query_and_row_shape(db: Database) -> None:
     db.migrate("items", ITEMS_V1)
-    assert db.execute("INSERT INTO items(id, n, at, note) VALUES (?, ?, ?, ?)", ("a", 1, 1795322313.1324198, "50% off")) == 1
+    assert (
+        db.execute("INSERT INTO items(id, n, at, note) VALUES (?, ?, ?, ?)", ("a", 1, 1795322313.1324198, "50% off"))
+        == 1
+    )
     db.execute("INSERT INTO items(id, n) VALUES (?, ?)", ("b", 2))
     rows = db.query("SELECT id, n, at, note FROM items ORDER BY id")
     assert [r["id"] for r in rows] == ["a", "b"]

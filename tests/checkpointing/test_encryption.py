@@ -63,7 +63,9 @@ def raw_dump(url: str) -> list[str]:
 
     out: list[str] = []
     with psycopg.connect(url, autocommit=True) as conn:
-        tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1")]
+        tables = [
+            r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1")
+        ]
         for table in tables:
             rows = conn.execute(f'SELECT t::text FROM "{table}" t').fetchall()
             out.extend(sorted(f"{table}: {r[0]}" for r in rows))

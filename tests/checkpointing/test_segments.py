@@ -113,7 +113,7 @@ def test_archiving_happens_on_put_and_keeps_the_head_live(db, small_segments):
     assert db.query_one("SELECT 1 FROM sl_checkpoints WHERE checkpoint_id = ?", (head.checkpoint["id"],))
     assert [m.content for m in head.checkpoint["channel_values"]["messages"]][-2:] == ["m9", "answer 19"]
     chain = history(db)
-    for newer, older in zip(chain, chain[1:]):  # nothing lost between live rows and segments
+    for newer, older in zip(chain, chain[1:], strict=False):  # nothing lost between live rows and segments
         assert newer[3]["configurable"]["checkpoint_id"] == older[0]["configurable"]["checkpoint_id"]
 
 
@@ -177,7 +177,9 @@ def test_writes_to_an_archived_checkpoint_bring_it_back(db, monkeypatch):
     db.saver.put_writes(target, [("messages", ["late"])], "task-late", "")
     item = db.saver.get_tuple(target)
     assert ("task-late", "messages", ["late"]) in item.pending_writes
-    assert db.query_one("SELECT 1 FROM sl_checkpoints WHERE checkpoint_id = ?", (target["configurable"]["checkpoint_id"],))
+    assert db.query_one(
+        "SELECT 1 FROM sl_checkpoints WHERE checkpoint_id = ?", (target["configurable"]["checkpoint_id"],)
+    )
     assert [x[0] for x in history(db)] == [x[0] for x in before]
 
 
@@ -295,7 +297,7 @@ def test_kill_during_archiving_leaves_rows_or_segment(db_path):
         assert counts(db)[1] == 0  # the segment went with the uncommitted put
         chain = history(db)
         assert len(chain) == counts(db)[0] == 4 + 6  # everything committed before the killed put
-        for newer, older in zip(chain, chain[1:]):
+        for newer, older in zip(chain, chain[1:], strict=False):
             assert newer[3]["configurable"]["checkpoint_id"] == older[0]["configurable"]["checkpoint_id"]
         Chat(db).say("t", "after the crash")
 

@@ -63,7 +63,10 @@ def test_a_dump_with_other_fields_goes_through_langgraphs_hook():
     stock = JsonPlusSerializer()
     fields = {**HumanMessage("hi", id="h").model_dump(), "future_field": 1}
     payload = ormsgpack.packb(
-        ormsgpack.Ext(EXT_PYDANTIC_V2, ormsgpack.packb(["langchain_core.messages.human", "HumanMessage", fields, "model_validate_json"]))
+        ormsgpack.Ext(
+            EXT_PYDANTIC_V2,
+            ormsgpack.packb(["langchain_core.messages.human", "HumanMessage", fields, "model_validate_json"]),
+        )
     )
     assert FastReadSerializer().loads_typed(("msgpack", payload)) == stock.loads_typed(("msgpack", payload))
 

@@ -61,7 +61,9 @@ def test_bad_credentials_and_missing_database(pg_url: str) -> None:
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(pg_url)
-    wrong_pw = urlunsplit(parts._replace(netloc=f"{parts.username}:not-the-password@{parts.hostname}:{parts.port or 5432}"))
+    wrong_pw = urlunsplit(
+        parts._replace(netloc=f"{parts.username}:not-the-password@{parts.hostname}:{parts.port or 5432}")
+    )
     with pytest.raises(StorageError, match="refused the credentials .*fix the user or password") as err:
         open_database(wrong_pw)
     assert "not-the-password" not in str(err.value)

@@ -17,7 +17,9 @@ def user_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+def run_cli(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "stateline", *args], cwd=cwd, env=env or user_env(),
                           capture_output=True, text=True, timeout=timeout)
 

@@ -69,7 +69,9 @@ def test_help_imports_no_langgraph_and_the_api_still_imports(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=user_env(), check=True)
     assert out.stdout.strip() == "[]", out.stdout
     api = "from stateline import App, Agent, Turn, StatelineError, open_database, parse_event; print(App.__name__)"
-    assert subprocess.run([sys.executable, "-c", api], capture_output=True, text=True, check=True).stdout.strip() == "App"
+    assert (
+        subprocess.run([sys.executable, "-c", api], capture_output=True, text=True, check=True).stdout.strip() == "App"
+    )
     helped = run_cli(tmp_path, "--help")
     assert helped.returncode == 0 and "init" in helped.stdout and "threads" in helped.stdout
 

@@ -12,12 +12,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cli(*args: str, db: str | None = None, stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, db: str | None = None, stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "stateline"]
     if db is not None:
         cmd += ["--db", db]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
-    return subprocess.run(cmd + list(args), capture_output=True, text=True, input=stdin, timeout=timeout, env=env, cwd=ROOT)
+    return subprocess.run(
+        cmd + list(args), capture_output=True, text=True, input=stdin, timeout=timeout, env=env, cwd=ROOT
+    )
 
 
 def cli_json(*args: str, db: str) -> object:

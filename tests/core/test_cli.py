@@ -23,7 +23,11 @@ def test_demo_prints_a_transcript_across_a_restart(tmp_path):
 
 def test_storefront_through_the_cli(tmp_path):
     db = f"sqlite:///{tmp_path}/s.db"
-    turn = cli_json("run", "-e", "storefront", "--thread", "s1", "sell: title Kite, price 15, category toys, description: A red kite", db=db)
+    turn = cli_json(
+        "run", "-e", "storefront", "--thread", "s1",
+        "sell: title Kite, price 15, category toys, description: A red kite",
+        db=db,
+    )
     assert turn["agent"] == "listing" and "Published 'Kite'" in turn["replies"][0]["text"]
     assert cli_json("agents", "list", "-e", "storefront", db=db)[0]["name"] == "listing"
     history = cli_json("threads", "history", "s1", db=db)
@@ -44,10 +48,14 @@ def test_assistant_remembers_preferences_in_a_new_thread_after_restart(tmp_path)
     assert first["agent"] == "jokes" and "cat" in first["replies"][0]["text"]
     cli_json("run", "-e", "assistant", "--user", "ann", "--thread", "a1", "add ticker NVDA to my watchlist", db=db)
     # a new process, a new conversation: the same user is remembered
-    later = cli_json("run", "-e", "assistant", "--user", "ann", "--thread", "a2", "what do you remember about me?", db=db)
+    later = cli_json(
+        "run", "-e", "assistant", "--user", "ann", "--thread", "a2", "what do you remember about me?", db=db
+    )
     text = later["replies"][0]["text"]
     assert "joke topics: cats" in text and "watchlist: NVDA" in text and "2 times" in text
-    other = cli_json("run", "-e", "assistant", "--user", "bob", "--thread", "b1", "what do you remember about me?", db=db)
+    other = cli_json(
+        "run", "-e", "assistant", "--user", "bob", "--thread", "b1", "what do you remember about me?", db=db
+    )
     assert "joke topics: none" in other["replies"][0]["text"]
 
 
@@ -55,7 +63,9 @@ def test_assistant_remembers_preferences_in_a_new_thread_after_restart(tmp_path)
 def stored(tmp_path):
     """A database holding one conversation, fully checkpointed (no WAL left)."""
     db = tmp_path / "good.db"
-    assert cli("run", "-e", "storefront", "--thread", "t", "total revenue for books", db=f"sqlite:///{db}").returncode == 0
+    assert (
+        cli("run", "-e", "storefront", "--thread", "t", "total revenue for books", db=f"sqlite:///{db}").returncode == 0
+    )
     return db
 
 
@@ -80,7 +90,11 @@ BAD = {
     "unknown agent": (lambda tp, s: s, ["agents", "show", "ghost"], "unknown agent 'ghost'"),
     "unknown thread": (lambda tp, s: s, ["threads", "show", "ghost"], "unknown thread 'ghost'"),
     "empty message": (lambda tp, s: s, ["run", "-e", "storefront", "--thread", "t", "   "], "message is empty"),
-    "bad thread id": (lambda tp, s: s, ["run", "-e", "storefront", "--thread", "a b/c", "hi"], "thread id 'a b/c' is not valid"),
+    "bad thread id": (
+        lambda tp, s: s,
+        ["run", "-e", "storefront", "--thread", "a b/c", "hi"],
+        "thread id 'a b/c' is not valid",
+    ),
     "uncreatable path": (lambda tp, s: tp / "no" / "such" / "dir" / "x.db", ["threads", "list"], "does not exist"),
     "not a sqlite file": (lambda tp, s: _not_sqlite(tp), ["threads", "list"], "is not a SQLite database"),
     "corrupt database": (_corrupt, ["run", "-e", "storefront", "--thread", "t", "hi"], "damaged"),

@@ -69,11 +69,17 @@ def test_two_processes_write_different_threads_of_one_file_without_lock_errors(t
     with App(db=db) as app:  # create the schema first, as a deployment would
         create_agents(app.database)
     procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, db, name], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, db, name],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for name in ("p1", "p2")
     ]
     outcomes = [p.communicate(timeout=180) for p in procs]
-    for proc, (out, err) in zip(procs, outcomes):
+    for proc, (_out, err) in zip(procs, outcomes, strict=True):
         assert proc.returncode == 0, err
         assert "locked" not in err
     threads = cli_json("threads", "list", db=db)

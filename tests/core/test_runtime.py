@@ -111,7 +111,9 @@ def test_a_marked_run_without_sync_durability_keeps_saves_in_the_background() ->
 def test_agents_without_approval_store_no_checkpoints_of_their_own(tmp_path) -> None:
     with App(make_agents([]), db=f"sqlite:///{tmp_path / 'a.db'}") as app:
         app.send("t", "I want to order a thing: item lamp, quantity 2")
-        namespaces = {ns for (ns,) in app.database.saver.conn.execute("SELECT DISTINCT checkpoint_ns FROM sl_checkpoints")}
+        namespaces = {
+            ns for (ns,) in app.database.saver.conn.execute("SELECT DISTINCT checkpoint_ns FROM sl_checkpoints")
+        }
     assert namespaces == {""}
 
 
@@ -120,7 +122,9 @@ def test_approval_agents_keep_their_checkpoints(tmp_path) -> None:
 
     with App(agents(), db=f"sqlite:///{tmp_path / 'a.db'}") as app:
         assert app.send("t", "pay amount 3").status == "waiting"
-        namespaces = {ns for (ns,) in app.database.saver.conn.execute("SELECT DISTINCT checkpoint_ns FROM sl_checkpoints")}
+        namespaces = {
+            ns for (ns,) in app.database.saver.conn.execute("SELECT DISTINCT checkpoint_ns FROM sl_checkpoints")
+        }
         assert any(ns.startswith("pay:") for ns in namespaces)
         assert app.resume("t", decision={"action": "approve"}).reply == "paid 3.0"
 
@@ -173,5 +177,7 @@ def test_on_an_unknown_langgraph_agents_keep_their_checkpoints(tmp_path, monkeyp
     monkeypatch.setattr(supervisor, "supported", lambda: False)
     with App(make_agents([]), db=f"sqlite:///{tmp_path / 'a.db'}") as app:
         assert app.send("t", "I want to order a thing: item lamp, quantity 2").agent == "orders"
-        namespaces = {ns for (ns,) in app.database.saver.conn.execute("SELECT DISTINCT checkpoint_ns FROM sl_checkpoints")}
+        namespaces = {
+            ns for (ns,) in app.database.saver.conn.execute("SELECT DISTINCT checkpoint_ns FROM sl_checkpoints")
+        }
     assert any(ns.startswith("orders:") for ns in namespaces)

@@ -68,7 +68,9 @@ def test_agents_from_a_config_file(tmp_path):
     config.write_text('[stateline]\nagents = ["tests.core.agents:make_agents_orders"]\n')
     with pytest.raises(ConfigError, match="no attribute"):
         AgentRegistry().load_toml(config)
-    config.write_text('agents = ["stateline.examples.assistant:create_agents_jokes", "tests.core.test_supervisor:ORDERS"]\n')
+    config.write_text(
+        'agents = ["stateline.examples.assistant:create_agents_jokes", "tests.core.test_supervisor:ORDERS"]\n'
+    )
     with pytest.raises(ConfigError):
         AgentRegistry().load_toml(config)
     config.write_text('agents = ["tests.core.test_supervisor:ORDERS", "tests.core.test_supervisor:refunds_factory"]\n')
@@ -79,7 +81,9 @@ def test_agents_from_a_config_file(tmp_path):
         assert app.send("t", "I want a refund").agent == "refunds"
 
 
-@pytest.mark.parametrize("content", ["agents = 3", "not toml [", 'agents = ["nocolon"]', 'agents = ["no_such_module:x"]'])
+@pytest.mark.parametrize(
+    "content", ["agents = 3", "not toml [", 'agents = ["nocolon"]', 'agents = ["no_such_module:x"]']
+)
 def test_bad_config_files_are_setup_errors(tmp_path, content):
     config = tmp_path / "agents.toml"
     config.write_text(content)

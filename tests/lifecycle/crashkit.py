@@ -60,7 +60,10 @@ POINTS = [
     ("delay", 0), ("delay", 0), ("delay", 0),  # random moments find what named points miss
 ]
 MAX_CHILDREN = 60
-BAD = ("lost_turns", "duplicated_turns", "duplicated_effects", "missing_effects", "unrecoverable_threads", "state_mismatches")
+BAD = (
+    "lost_turns", "duplicated_turns", "duplicated_effects", "missing_effects", "unrecoverable_threads",
+    "state_mismatches",
+)
 _LISTING = re.compile(r"listing [0-9a-f]{6,}")
 
 

@@ -59,5 +59,5 @@ def test_concurrent_transitions_follow_the_table(db_url) -> None:
     db = open_database(db_url)
     history = Lifecycle(db).history("job")
     db.close()
-    for prev, step in zip(history, history[1:]):
+    for prev, step in zip(history, history[1:], strict=False):
         assert step.from_status == prev.to_status and step.to_status in TRANSITIONS[step.from_status]  # type: ignore[index]

@@ -42,8 +42,10 @@ def test_started_but_unrecorded_effect_is_in_doubt_not_repeated(ledger, db_path)
 def test_resolve_done_returns_the_given_value_and_redo_runs_again(ledger) -> None:
     for name, status in (("a", "started"), ("b", "started")):
         ledger._db.execute(
-            "INSERT INTO effect_ledger(effect_id, thread_id, scope, name, status, started_at) VALUES (?, 't', 's', ?, ?, 0)",
-            (name, name, status))
+            "INSERT INTO effect_ledger(effect_id, thread_id, scope, name, status, started_at) "
+            "VALUES (?, 't', 's', ?, ?, 0)",
+            (name, name, status),
+        )
     ledger.resolve("a", done=True, value="L-1")
     assert ledger.perform(key=EffectKey("t", "s", "a"), fn=lambda: "new", args=(), kwargs={}) == "L-1"
     ledger.resolve("b", redo=True)

@@ -38,7 +38,10 @@ def fresh(capsys, db_path):
         (["agents", "history", "nobody"], "unknown agent 'nobody'"),
         (["runs", "show", "nope"], "unknown run 'nope'"),
         (["effects", "resolve", "nope", "--redo"], "unknown effect 'nope'"),
-        (["agents", "initialize", "listing"], "cannot go from 'active' to 'initialized'; allowed from 'active': error, paused, terminated"),
+        (
+            ["agents", "initialize", "listing"],
+            "cannot go from 'active' to 'initialized'; allowed from 'active': error, paused, terminated",
+        ),
         (["runs", "list", "--status", "bogus"], "run status 'bogus' is not one of"),
     ],
 )
@@ -64,7 +67,10 @@ def test_recover_on_a_fresh_database_is_a_noop_that_says_so(capsys, tmp_path) ->
     assert code == 0 and "nothing to recover" in out
     before = snapshot_rows(db)
     code, out, _ = cli(capsys, db, "--json", "recover")
-    assert code == 0 and json.loads(out) == {"summary": "nothing to recover: no interrupted, failed or unfinished runs", "actions": []}
+    assert code == 0 and json.loads(out) == {
+        "summary": "nothing to recover: no interrupted, failed or unfinished runs",
+        "actions": [],
+    }
     assert snapshot_rows(db) == before
 
 

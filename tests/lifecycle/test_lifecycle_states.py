@@ -34,7 +34,12 @@ def test_new_agents_become_active_and_status_survives_restart(db_path) -> None:
         life = app.ops.lifecycle
         assert life.status("job") == "paused"
         last = life.history("job")[-1]
-        assert (last.from_status, last.to_status, last.reason, last.actor) == ("active", "paused", "maintenance", "user")
+        assert (last.from_status, last.to_status, last.reason, last.actor) == (
+            "active",
+            "paused",
+            "maintenance",
+            "user",
+        )
 
 
 def test_terminated_is_final_and_a_refused_transition_changes_nothing(db_path) -> None:

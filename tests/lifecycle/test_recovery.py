@@ -182,7 +182,17 @@ def test_two_recover_processes_never_resume_the_same_thread_twice(db_path) -> No
     crash(db_path, *threads, point="node:collect", app="storefront",
           message="I'd like to sell a product: title Mug, price 3, category kitchen, description: a fine mug")
     env = {**os.environ, "STATELINE_BUSY_TIMEOUT_MS": "30000"}
-    cmd = [sys.executable, "-m", "stateline", "--db", f"sqlite:///{db_path}", "--json", "--example", "storefront", "recover"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "stateline",
+        "--db",
+        f"sqlite:///{db_path}",
+        "--json",
+        "--example",
+        "storefront",
+        "recover",
+    ]
     procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     outputs = [p.communicate(timeout=120) for p in procs]

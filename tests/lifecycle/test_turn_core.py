@@ -120,7 +120,9 @@ def test_a_reject_is_never_carried_out_in_a_process_without_the_approval_setting
         if entry == "resume":
             reply = app.resume("p", decision={"action": "reject"}).reply
         else:
-            reply = " ".join(e.text for e in app.stream("p", decision={"action": "reject"}) if e.type == "agent_complete")
+            reply = " ".join(
+                e.text for e in app.stream("p", decision={"action": "reject"}) if e.type == "agent_complete"
+            )
         assert "Cancelled" in reply and "paid" not in reply
         assert not any("paid" in t for t in _texts(app, "p"))
 

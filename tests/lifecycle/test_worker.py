@@ -64,13 +64,22 @@ def test_a_run_id_is_accepted_once(db):
 
 
 def test_two_worker_processes_drain_the_queue_in_thread_order(db_url):
-    threads = {f"t{i}": [f"total {m} for {c}" for m, c in (("revenue", "toys"), ("units", "books"), ("revenue", "garden"))] for i in range(4)}
+    threads = {
+        f"t{i}": [f"total {m} for {c}" for m, c in (("revenue", "toys"), ("units", "books"), ("revenue", "garden"))]
+        for i in range(4)
+    }
     for t, messages in threads.items():
         for m in messages:
             cli_json("enqueue", "-e", "storefront", "--thread", t, m, db=db_url)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "stateline", "--db", db_url, "--json", "--example", "storefront", "worker", "--until-idle", "--poll", "0.05"]
-    procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    cmd = [
+        sys.executable, "-m", "stateline", "--db", db_url, "--json", "--example", "storefront", "worker",
+        "--until-idle", "--poll", "0.05",
+    ]
+    procs = [
+        subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=240) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     jobs = cli_json("jobs", "list", db=db_url)
@@ -97,7 +106,9 @@ CRASHING_WORKER = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("point", ["run:started", "node:collect", "node:act", "effect:publish:before", "node:act:after"])
+@pytest.mark.parametrize(
+    "point", ["run:started", "node:collect", "node:act", "effect:publish:before", "node:act:after"]
+)
 def test_a_killed_workers_turn_is_finished_once_by_another(tmp_path, point):
     db_url = f"sqlite:///{tmp_path}/w.db"
     with App(db=db_url) as app:

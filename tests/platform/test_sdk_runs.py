@@ -28,7 +28,9 @@ def _replies(c, tid):
 def test_background_run_get_join_and_rejoin(slow):
     c = sdk(slow)
     tid = c.threads.create()["thread_id"]
-    run = c.runs.create(tid, "slow_agents", input=say("nap seconds 1"), stream_mode=["values", "updates", "messages-tuple"])
+    run = c.runs.create(
+        tid, "slow_agents", input=say("nap seconds 1"), stream_mode=["values", "updates", "messages-tuple"]
+    )
     assert run["status"] in ("pending", "running") and run["multitask_strategy"] == "reject"
     _wait_status(c, tid, run["run_id"], ("running",))
     assert c.threads.get(tid)["status"] == "busy"

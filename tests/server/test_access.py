@@ -38,7 +38,11 @@ def test_no_token_or_unknown_token_is_401(server, alice_thread):
                 assert r.json()["error"]["status"] == 401
     with server.client() as c:
         assert c.get("/health").status_code == 200  # health needs no token
-        r = c.post(f"/api/threads/{alice_thread}/messages", content=b'{"message": ', headers={"Content-Type": "application/json"})
+        r = c.post(
+            f"/api/threads/{alice_thread}/messages",
+            content=b'{"message": ',
+            headers={"Content-Type": "application/json"},
+        )
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"  # 401 before the body is looked at
 
 
@@ -76,7 +80,14 @@ def test_another_users_thread_is_invisible(server, alice_thread):
 BAD_INPUT = [
     # (name, method, path template, json body or raw bytes, extra headers, status)
     ("malformed json", "POST", "/api/threads/{t}/messages", b'{"message": ', {"Content-Type": "application/json"}, 400),
-    ("json not an object", "POST", "/api/threads/{t}/messages", b'["price 3"]', {"Content-Type": "application/json"}, 422),
+    (
+        "json not an object",
+        "POST",
+        "/api/threads/{t}/messages",
+        b'["price 3"]',
+        {"Content-Type": "application/json"},
+        422,
+    ),
     ("missing message", "POST", "/api/threads/{t}/messages", {}, {}, 422),
     ("message not text", "POST", "/api/threads/{t}/messages", {"message": 42}, {}, 422),
     ("unknown field", "POST", "/api/threads/{t}/messages", {"message": "hi", "sneaky": 1}, {}, 422),
@@ -104,7 +115,9 @@ BAD_INPUT = [
 
 
 @pytest.mark.parametrize("name,method,path,body,headers,status", BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
-def test_bad_input_is_a_4xx_json_error_and_changes_nothing(server, alice_thread, name, method, path, body, headers, status):
+def test_bad_input_is_a_4xx_json_error_and_changes_nothing(
+    server, alice_thread, name, method, path, body, headers, status
+):
     before = snapshot(server, alice_thread)
     path = path.replace("{t}", alice_thread)
     with server.client("alice") as c:

@@ -33,7 +33,9 @@ def storefront_app(db, provider=None, approval=False):
 
 
 def dump(events):
-    return [{k: v for k, v in e.model_dump().items() if k not in ("ts", "run_id", "call_id", "duration_ms")} for e in events]
+    return [
+        {k: v for k, v in e.model_dump().items() if k not in ("ts", "run_id", "call_id", "duration_ms")} for e in events
+    ]
 
 
 def test_sync_and_async_streams_give_the_same_events(tmp_path):
@@ -47,14 +49,22 @@ def test_sync_and_async_streams_give_the_same_events(tmp_path):
         assert [dump(t) for t in sync] == [dump(t) for t in asynced]
         assert a.events("t") == sum(sync, [])  # every event was stored, in order
         assert [e.offset for e in a.events("t", after=5)] == list(range(6, sum(map(len, sync)) + 1))
-    assert kinds([e.model_dump() for e in sync[0]]) == ["agent_start", "content_chunk", "agent_complete", "conversation_end"]
+    assert kinds([e.model_dump() for e in sync[0]]) == [
+        "agent_start",
+        "content_chunk",
+        "agent_complete",
+        "conversation_end",
+    ]
     assert sync[0][0].agent == "supervisor"
 
 
 def test_events_round_trip_through_json():
     from stateline._events import ConversationEnd, ContentChunk
 
-    for event in [ContentChunk(thread_id="t", agent="a", text="hi", offset=3), ConversationEnd(thread_id="t", status="waiting")]:
+    for event in [
+        ContentChunk(thread_id="t", agent="a", text="hi", offset=3),
+        ConversationEnd(thread_id="t", status="waiting"),
+    ]:
         again = parse_event(event.model_dump_json())
         assert type(again) is type(event) and again == event
     assert set(EVENT_TYPES) == {m.model_fields["type"].default for m in _members()}
@@ -84,7 +94,10 @@ def scripted_model(request):
 def test_offline_and_openai_providers_give_the_same_event_shape(tmp_path):
     with FakeOpenAI(scripted_model) as server:
         provider = OpenAIProvider(model="m", base_url=server.base_url, api_key="k")
-        with storefront_app(f"sqlite:///{tmp_path}/o.db", provider) as online, storefront_app(f"sqlite:///{tmp_path}/f.db") as offline:
+        with (
+            storefront_app(f"sqlite:///{tmp_path}/o.db", provider) as online,
+            storefront_app(f"sqlite:///{tmp_path}/f.db") as offline,
+        ):
             for text in TURNS:
                 on = [e.model_dump() for e in online.stream("t", text)]
                 off = [e.model_dump() for e in offline.stream("t", text)]

@@ -25,9 +25,13 @@ def test_admin_pauses_and_activates_an_agent(server):
         assert r.status_code == 200 and r.json()["status"] == "paused"
         try:
             tid = new_thread(alice)
-            body = alice.post(f"/api/threads/{tid}/messages", json={"message": "what price should I charge? cost 6, margin 45%"}).json()
+            body = alice.post(
+                f"/api/threads/{tid}/messages", json={"message": "what price should I charge? cost 6, margin 45%"}
+            ).json()
             assert body["status"] == "completed"
-            assert "paused" in body["replies"][0]["text"] and "tool_execution" not in [e["type"] for e in body["events"]]
+            assert "paused" in body["replies"][0]["text"] and "tool_execution" not in [
+                e["type"] for e in body["events"]
+            ]
         finally:
             assert admin.post("/api/agents/pricing/status", json={"status": "active"}).status_code == 200
         audit = admin.get("/api/audit", params={"target": "pricing"}).json()["entries"]
@@ -73,6 +77,9 @@ def test_an_effect_cut_by_a_crash_is_shown_in_doubt(tmp_path):
                 refused = c.post(path, json=body)
                 assert refused.status_code == 409, refused.text
                 error = refused.json()["error"]
-                assert error["type"] == "ThreadInDoubtError" and f"stateline effects resolve {effect_id}" in error["message"]
+                assert (
+                    error["type"] == "ThreadInDoubtError"
+                    and f"stateline effects resolve {effect_id}" in error["message"]
+                )
             after = c.get(f"/api/threads/{tid}/runs").json()["runs"]
             assert len(after) == len(runs) and after[-1]["effects_in_doubt"] == doubt  # nothing ran

@@ -11,7 +11,9 @@ import pytest
 from tests.server_kit import TOKENS, ServerProcess
 
 CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed (apt-get install chromium)"
+)
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 
@@ -105,7 +107,8 @@ GEOMETRY = """() => {
     svg: rect(svg), panel: rect(document.querySelector('#tab-graph')),
     nodes: [...svg.querySelectorAll('.node')].map((g) => ({ id: g.dataset.node, box: rect(g.querySelector('rect')),
       label: rect(g.querySelector('text')), text: g.querySelector('text').textContent })),
-    clusters: [...svg.querySelectorAll('.cluster')].map((g) => ({ agent: g.dataset.agent, box: rect(g.querySelector('rect') || g),
+    clusters: [...svg.querySelectorAll('.cluster')].map((g) => ({ agent: g.dataset.agent,
+      box: rect(g.querySelector('rect') || g),
       label: ((l) => l && rect(l))(svg.querySelector(`.cluster-label[data-agent="${g.dataset.agent}"]`)) })),
     edges: [...svg.querySelectorAll('.edge')].map((p) => [p.dataset.source, p.dataset.target]),
     edgeBoxes: [...svg.querySelectorAll('.edge')].map((p) => rect(p)),
@@ -123,7 +126,9 @@ def _inside(inner: list[float], outer: list[float], slack: float = 0.5) -> bool:
             and inner[2] <= outer[2] + slack and inner[3] <= outer[3] + slack)
 
 
-@pytest.mark.parametrize("agents", [["listing"], ["listing", "pricing", "analytics"]], ids=["one-subgraph", "three-subgraphs"])
+@pytest.mark.parametrize(
+    "agents", [["listing"], ["listing", "pricing", "analytics"]], ids=["one-subgraph", "three-subgraphs"]
+)
 def test_graph_tab_lays_out_expanded_subgraphs_without_overlap(browser, tmp_path, agents):
     """The storefront graph with agent subgraphs expanded: no two boxes overlap, no label is cut."""
     args = [a for name in agents for a in ("--approval", name)]
@@ -143,7 +148,9 @@ def test_graph_tab_lays_out_expanded_subgraphs_without_overlap(browser, tmp_path
         page.wait_for_selector(f"#graph svg .node[data-node='{agents[-1]}:act']")
         page.screenshot(path=str(tmp_path / "graph-tab.png"))
         if os.environ.get("STATELINE_SCREENSHOT_DIR"):
-            shutil.copy(tmp_path / "graph-tab.png", Path(os.environ["STATELINE_SCREENSHOT_DIR"]) / f"graph-{len(agents)}.png")
+            shutil.copy(
+                tmp_path / "graph-tab.png", Path(os.environ["STATELINE_SCREENSHOT_DIR"]) / f"graph-{len(agents)}.png"
+            )
         geo = page.evaluate(GEOMETRY)
         assert not errors, errors
 
@@ -163,11 +170,13 @@ def test_graph_tab_lays_out_expanded_subgraphs_without_overlap(browser, tmp_path
             assert _inside(n["box"], geo["svg"]), f"{n['id']} is cut off by the picture's edge"
             assert _inside(n["box"], geo["panel"]), f"{n['id']} is outside the visible graph panel"
         assert _inside(geo["svg"], geo["panel"]), "the picture is wider than its panel"
-        for edge, box in zip(geo["edges"], geo["edgeBoxes"]):
+        for edge, box in zip(geo["edges"], geo["edgeBoxes"], strict=False):
             assert _inside(box, geo["svg"]), f"edge {edge} is cut off by the picture's edge"
         # a subgraph's box holds its nodes and nothing else
         for c in geo["clusters"]:
-            assert c["label"] is not None and _inside(c["label"], c["box"]), f"the label of subgraph {c['agent']} is clipped"
+            assert c["label"] is not None and _inside(c["label"], c["box"]), (
+                f"the label of subgraph {c['agent']} is clipped"
+            )
             assert _inside(c["box"], geo["svg"]), f"subgraph {c['agent']} is cut off by the picture's edge"
             for n in boxes:
                 if n["id"].startswith(c["agent"] + ":"):

@@ -18,7 +18,8 @@ def test_turn_with_an_agent_switch_streams_events_in_order(server):
     shape = [e["type"] for e in second]
     collapsed = [t for i, t in enumerate(shape) if not (i and t == shape[i - 1] == "content_chunk")]
     assert collapsed == [
-        "agent_switch", "agent_start", "tool_execution", "content_chunk", "tool_result", "agent_complete", "conversation_end",
+        "agent_switch", "agent_start", "tool_execution", "content_chunk", "tool_result", "agent_complete",
+        "conversation_end",
     ]
     switch = second[0]
     assert (switch["from_agent"], switch["to_agent"]) == ("listing", "pricing")
