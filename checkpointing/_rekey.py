@@ -4,8 +4,9 @@ Everything is rewritten in one transaction (a SIGKILL mid-way leaves the databas
 was, under the old key: run it again): checkpoints and pending writes (LangGraph's
 tables), store values, every app-table text value sealed with ``Database.encrypt``, and the
 key check value; plain values in columns components declared with ``Database.seal_columns``
-are sealed too. On SQLite a full VACUUM follows, so no free page keeps an old value. Stop every worker using the database first: one still running with the
-old key would write rows the new key cannot read.
+are sealed too. On SQLite a full VACUUM follows, so no free page keeps an old value. Stop
+every worker using the database first: one still running with the old key would write rows
+the new key cannot read.
 """
 
 from __future__ import annotations

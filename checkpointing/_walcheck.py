@@ -53,7 +53,7 @@ def checksum(data: bytes, s0: int, s1: int, big_endian: bool) -> tuple[int, int]
     """SQLite's WAL checksum of ``data`` (a multiple of 8 bytes), continuing from (s0, s1)."""
     words = struct.unpack(f"{'>' if big_endian else '<'}{len(data) // 4}I", data)
     it = iter(words)
-    for a, b in zip(it, it):
+    for a, b in zip(it, it, strict=False):
         s0 = (s0 + a + s1) & _MASK
         s1 = (s1 + b + s0) & _MASK
     return s0, s1

@@ -163,8 +163,8 @@ class DurableLedger:
             changed = self._db.execute(
                 "UPDATE effect_ledger SET status = 'done', result = ?, finished_at = ?, resolution = ? "
                 "WHERE effect_id = ? AND status = ?",
-                (self._db.encrypt(json.dumps(value, default=str)), now(), self._db.encrypt(note or "marked done by operator"),
-                 effect_id, current.status),
+                (self._db.encrypt(json.dumps(value, default=str)), now(),
+                 self._db.encrypt(note or "marked done by operator"), effect_id, current.status),
             )
         else:
             changed = self._db.execute(

@@ -114,10 +114,11 @@ class RunQueue:
         job_id, run_id = uuid.uuid4().hex, uuid.uuid4().hex
         with self._db.transaction() as tx:
             row = tx.execute("SELECT COALESCE(MAX(seq), 0) AS n FROM run_queue").fetchone()
+            seq = row["n"] + 1  # type: ignore[index]  # MAX: one row
             tx.execute(
                 "INSERT INTO run_queue(job_id, seq, thread_id, user_id, message, run_id, status, enqueued_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?)",
-                (job_id, row["n"] + 1, thread_id, user_id, self._db.encrypt(message), run_id, now()),
+                (job_id, seq, thread_id, user_id, self._db.encrypt(message), run_id, now()),
             )
         return self.get(job_id)
 
@@ -154,7 +155,8 @@ class RunQueue:
         return bool(self._db.execute(
             "UPDATE run_queue SET status = ?, finished_at = ?, reply = ?, error = ?, lease_until = NULL "
             "WHERE job_id = ? AND worker = ? AND status = 'running'",
-            ("failed" if error is not None else "done", now(), self._db.encrypt(reply), self._db.encrypt(error), job_id, worker),
+            ("failed" if error is not None else "done", now(), self._db.encrypt(reply), self._db.encrypt(error),
+             job_id, worker),
         ))
 
     def defer(self, job_id: str, worker: str, delay_s: float) -> bool:
@@ -164,7 +166,8 @@ class RunQueue:
         for expired leases picks it up, and later turns of its thread keep waiting behind it.
         """
         return bool(self._db.execute(
-            "UPDATE run_queue SET worker = NULL, lease_until = ? WHERE job_id = ? AND worker = ? AND status = 'running'",
+            "UPDATE run_queue SET worker = NULL, lease_until = ? "
+            "WHERE job_id = ? AND worker = ? AND status = 'running'",
             (now() + delay_s, job_id, worker),
         ))
 

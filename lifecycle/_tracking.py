@@ -80,7 +80,8 @@ class Tracker:
             tx.execute(
                 "INSERT INTO tracking_runs(run_id, thread_id, kind, input, user_id, status, pid, host, proc, "
                 "started_at, attempt, parent_run_id) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
-                (run_id, thread_id, kind, self._db.encrypt(input), user_id, me.pid, me.host, me.proc, now(), attempt, parent_run_id),
+                (run_id, thread_id, kind, self._db.encrypt(input), user_id, me.pid, me.host, me.proc, now(), attempt,
+                 parent_run_id),
             )
         with self._lock:
             self._seq[run_id] = 0

@@ -103,7 +103,8 @@ def make_collect(
         if confirming == "asked" and is_yes(text):
             return Command(goto="validate", update={**base, "drafts": {agent: draft}, "confirming": {agent: "yes"}})
         if confirming == "asked" and is_no(text):
-            reply = AIMessage(speak(agent, "OK, I have not done it. Tell me what to change, or say cancel."), name=agent)
+            not_done = "OK, I have not done it. Tell me what to change, or say cancel."
+            reply = AIMessage(speak(agent, not_done), name=agent)
             return Command(goto=END, update={**base, "messages": [reply], "confirming": {agent: ""}})
         asked = (state.get("asked") or {}).get(agent) or []
         prefill = (state.get("prefill") or {}).get(agent)
@@ -139,7 +140,9 @@ def migrate_draft(
             moved = migrate(dict(draft), stored)
             draft = dict(moved) if isinstance(moved, dict) else draft
         except Exception as exc:  # noqa: BLE001 - a broken migration must not break the thread
-            logging.getLogger("stateline").warning("draft migration from version %s failed (%s); using defaults", stored, exc)
+            logging.getLogger("stateline").warning(
+                "draft migration from version %s failed (%s); using defaults", stored, exc
+            )
     kept = {k: v for k, v in draft.items() if k in schema.model_fields}
     try:
         schema.model_validate(kept)

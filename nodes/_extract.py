@@ -39,7 +39,7 @@ def field_labels(name: str, info: FieldInfo) -> list[str]:
     labels = {name.lower(), name.replace("_", " ").lower()}
     if info.alias:
         labels.add(info.alias.lower())
-    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    extra: dict[str, Any] = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
     for word in extra.get("synonyms", []) or []:
         labels.add(str(word).lower())
     return sorted(labels, key=len, reverse=True)
@@ -52,7 +52,7 @@ def extract_fields(
     fields = schema.model_fields
     found: dict[str, Any] = {}
     spans = _label_spans(fields, message)
-    for i, (start, end, path) in enumerate(spans):
+    for i, (_start, end, path) in enumerate(spans):
         stop = spans[i + 1][0] if i + 1 < len(spans) else len(message)
         value = _parse(annotation_at(schema, path), message[end:stop], labelled=True)
         if value is not None and not _has(found, path):
@@ -228,7 +228,8 @@ def _parse(annotation: Any, text: str, *, labelled: bool) -> Any:
     if _is_number(ann):
         return _number(ann, text)
     origin = typing.get_origin(ann)
-    if _submodel(ann) is not None or (origin in (list, tuple, set) and _submodel(typing.get_args(ann)[0] if typing.get_args(ann) else None)):
+    item = typing.get_args(ann)[0] if typing.get_args(ann) else None
+    if _submodel(ann) is not None or (origin in (list, tuple, set) and _submodel(item)):
         return _json_value(text)
     if origin in (list, tuple, set):
         return _json_value(text) if text.lstrip().startswith("[") else [

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from stateline.errors import ConfigError, ModelProviderError
 
 from ._grounding import (
@@ -93,7 +93,7 @@ class OpenAIProvider:
         """Model requests made so far (a benchmark reads it)."""
         self._probed: str | None = None if method == "auto" else method
         self._llm = ChatOpenAI(
-            model=model, base_url=base_url, api_key=api_key or "not-needed", timeout=timeout,
+            model=model, base_url=base_url, api_key=SecretStr(api_key or "not-needed"), timeout=timeout,
             max_retries=max_retries, temperature=0, max_tokens=max_tokens,  # type: ignore[call-arg]
         )
 
@@ -222,7 +222,9 @@ class OpenAIProvider:
             + f"\nIf you answer {active}, also put in \"fields\" the values the message states for {active}.\n"
             + extraction_prompt(schema, question)
         )
-        answer = self.structured("routing", route_extract_model(agents, schema), [SystemMessage(text), HumanMessage(message)])
+        answer = self.structured(
+            "routing", route_extract_model(agents, schema), [SystemMessage(text), HumanMessage(message)]
+        )
         decision = _decision(str(getattr(answer, "agent", NO_AGENT)), agents)
         if decision.agent != active:
             return decision, None

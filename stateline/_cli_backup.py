@@ -13,7 +13,9 @@ from .cli import app, emit, out
 
 
 @app.command()
-def backup(ctx: typer.Context, dest: str = typer.Argument(..., help="the backup file to write (must not exist)")) -> None:
+def backup(
+    ctx: typer.Context, dest: str = typer.Argument(..., help="the backup file to write (must not exist)")
+) -> None:
     """Copy the database to DEST while it may be in use (one consistent snapshot; sealed data stays sealed)."""
     report = backup_database(db_url(ctx.obj.db), dest)
     emit(ctx, dataclasses.asdict(report), lambda: out.print(

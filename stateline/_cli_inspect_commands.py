@@ -164,7 +164,8 @@ def agents_list(ctx: typer.Context) -> None:
     with db:
         status = {s.agent: s.status for s in Lifecycle(db).list()} if tracked(db) else {}
     rows = [{"name": a.name, "status": status.pop(a.name, "-"), "description": a.description,
-             "intents": list(a.intents), "fields": list(a.schema.model_fields)} for a in agents]
+             "intents": list(a.intents), "fields": list(a.schema.model_fields) if a.schema is not None else []}
+            for a in agents]
     rows += [
         {"name": n, "status": s, "description": "(not named here)", "intents": [], "fields": []}
         for n, s in status.items()

@@ -57,12 +57,11 @@ for _verb in TRANSITION_COMMANDS:
 @agents_app.command("migrate")
 def agents_migrate(
     ctx: typer.Context, dry_run: bool = typer.Option(False, "--dry-run", help="list what would change, write nothing"),
-    example: str = ExampleOpt, agents_file: Optional[str] = AgentsFileOpt,
 ) -> None:
     """Fit drafts stored under an older schema version of an agent to its current one."""
     from stateline.graphs import migrate_threads
 
-    with _session(ctx, example, agents_file) as session:
+    with _session(ctx) as session:
         threads = [t.thread_id for t in session.list_threads(limit=1_000_000)]
         rows = migrate_threads(session.graph, session.agents(), threads, apply=not dry_run)
 
@@ -71,7 +70,8 @@ def agents_migrate(
             out.print("every stored draft matches its agent's version")
         for r in rows:
             dropped = f", dropped {', '.join(r.dropped)}" if r.dropped else ""
-            out.print(f"{r.thread_id} {r.agent}: v{r.from_version} -> v{r.to_version} {r.status}{dropped}", highlight=False)
+            change = f"v{r.from_version} -> v{r.to_version} {r.status}{dropped}"
+            out.print(f"{r.thread_id} {r.agent}: {change}", highlight=False)
 
     emit(ctx, rows, render)
 

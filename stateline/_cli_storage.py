@@ -243,7 +243,8 @@ def _copy_index_row(db: Database, source: str, target: str) -> None:
     ThreadIndex(db)  # brings an older index up to the columns copied here
     db.execute(
         "INSERT INTO threads(thread_id, user_id, workflow, created_at, updated_at, turns, owner, title, policy) "
-        "SELECT ?, user_id, workflow, created_at, updated_at, turns, owner, title, policy FROM threads WHERE thread_id = ? "
+        "SELECT ?, user_id, workflow, created_at, updated_at, turns, owner, title, policy "
+        "FROM threads WHERE thread_id = ? "
         "ON CONFLICT(thread_id) DO NOTHING",
         (target, source),
     )

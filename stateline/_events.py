@@ -188,20 +188,23 @@ class EventLog:
             row = conn.execute(
                 "SELECT COALESCE(MAX(seq), 0) FROM stream_events WHERE thread_id = ?", (thread_id,)
             ).fetchone()
-            seq = int(row[0])
+            seq = int(row[0])  # type: ignore[index]  # an aggregate returns one row
             stored = []
             for event in events:
                 seq += 1
                 event = event.model_copy(update={"offset": seq})
                 conn.execute(
-                    "INSERT INTO stream_events(thread_id, seq, run_id, type, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO stream_events(thread_id, seq, run_id, type, body, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                     (thread_id, seq, event.run_id, event.type, self.db.encrypt(event.model_dump_json()), event.ts),
                 )
                 stored.append(event)
         return stored
 
     def last_offset(self, thread_id: str) -> int:
-        row = self.db.query_one("SELECT COALESCE(MAX(seq), 0) AS n FROM stream_events WHERE thread_id = ?", (thread_id,))
+        row = self.db.query_one(
+            "SELECT COALESCE(MAX(seq), 0) AS n FROM stream_events WHERE thread_id = ?", (thread_id,)
+        )
         return int(row["n"]) if row else 0
 
     def check_offset(self, thread_id: str, after: object) -> int:

@@ -68,7 +68,7 @@ def setup_tables(db: Database) -> None:
     """Create the example's tables and seed the sales data (idempotent)."""
     db.migrate("example_storefront", TABLES)
     db.seal_columns("catalog", "title", "description")  # what sellers typed: sealed when a key is set
-    if db.query_one("SELECT COUNT(*) AS n FROM sales")["n"] == 0:
+    if db.query_one("SELECT COUNT(*) AS n FROM sales")["n"] == 0:  # type: ignore[index]  # COUNT: one row
         with db.transaction() as conn:
             for row in SEED_SALES:
                 conn.execute("INSERT INTO sales VALUES (?, ?, ?, ?, ?)", row)
@@ -101,7 +101,7 @@ def create_agents(db: Database) -> list[Agent]:
             row = db.query_one(f"SELECT title, units FROM sales{where} ORDER BY units DESC LIMIT 1", params)
             return f"Best seller in {scope}: {row['title']} ({row['units']} units)." if row else "No sales yet."
         row = db.query_one(f"SELECT COALESCE(SUM({q.metric}), 0) AS total FROM sales{where}", params)
-        total = f"${row['total']:.2f}" if q.metric == "revenue" else f"{row['total']} units"
+        total = f"${row['total']:.2f}" if q.metric == "revenue" else f"{row['total']} units"  # type: ignore[index]  # SUM: one row
         return f"Total {q.metric} for {scope}: {total}."
 
     return [

@@ -58,7 +58,9 @@ class TokenTable:
             raise ConfigError(f"API token for user {principal.user_id!r} must be a string of at least 8 characters")
         check_id("user id", principal.user_id)
         if principal.role not in ROLES:
-            raise ConfigError(f"role {principal.role!r} of user {principal.user_id!r} must be one of {', '.join(ROLES)}")
+            raise ConfigError(
+                f"role {principal.role!r} of user {principal.user_id!r} must be one of {', '.join(ROLES)}"
+            )
         self._by_digest[_digest(token)] = principal
 
     def lookup(self, token: str | None) -> Principal | None:

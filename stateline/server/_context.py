@@ -66,12 +66,16 @@ class ServerContext:
             raise ApiError(401, "Unauthorized", "send Authorization: Bearer <token> with a known API token")
         return who
 
-    async def record(self, who: Principal, action: str, target: str | None, outcome: int = 200, detail: str | None = None,
-                     *, thread_id: str | None = None) -> None:
+    async def record(
+        self, who: Principal, action: str, target: str | None, outcome: int = 200, detail: str | None = None,
+        *, thread_id: str | None = None,
+    ) -> None:
         """One audit row; ``thread_id`` defaults to ``target`` for thread actions."""
         if thread_id is None and action.split(".")[0] in THREAD_ACTIONS:
             thread_id = target
-        await run_in_threadpool(lambda: self.audit.record(who.user_id, action, target, outcome, detail, thread_id=thread_id))
+        await run_in_threadpool(
+            lambda: self.audit.record(who.user_id, action, target, outcome, detail, thread_id=thread_id)
+        )
 
     async def owned(self, who: Principal, thread_id: str, action: str, *, target: str | None = None) -> Any:
         """The thread if ``who`` may see it; otherwise 404, the same as an unknown thread."""
@@ -126,7 +130,8 @@ class ServerContext:
         lock = await self.hub.acquire(thread_id, thread.policy)
         try:
             events = await run_in_threadpool(
-                stream_turn, self.session, thread_id, max_chars=self.settings.max_message_chars, user_id=thread.user_id, **turn
+                stream_turn, self.session, thread_id, max_chars=self.settings.max_message_chars,
+                user_id=thread.user_id, **turn,
             )
         except BaseException:
             self.hub.release(thread_id, lock)

@@ -27,7 +27,7 @@ def agent_rows(session: App) -> list[dict[str, Any]]:
         state = states.get(a.name)
         rows.append({
             "name": a.name, "description": a.description, "intents": list(a.intents),
-            "fields": list(a.schema.model_fields), "approval": a.approval,
+            "fields": list(a.schema.model_fields) if a.schema is not None else [], "approval": a.approval,
             "status": state.status if state is not None else "active",
             "consecutive_failures": getattr(state, "consecutive_failures", 0),
             "lifecycle": ops is not None,

@@ -27,9 +27,13 @@ class _Body(BaseModel):
 
 
 class NewThread(_Body):
-    thread_id: str | None = Field(default=None, description="your id for it (the server adds @your-user-id); a random one if omitted")
+    thread_id: str | None = Field(
+        default=None, description="your id for it (the server adds @your-user-id); a random one if omitted"
+    )
     title: PlainText | None = Field(default=None, max_length=200)
-    policy: Literal["reject", "enqueue"] | None = Field(default=None, description="what a message to a busy thread gets")
+    policy: Literal["reject", "enqueue"] | None = Field(
+        default=None, description="what a message to a busy thread gets"
+    )
 
 
 class ThreadChange(_Body):

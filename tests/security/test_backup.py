@@ -40,8 +40,10 @@ for i in itertools.count():
 
 
 def cli(url: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "stateline", "--db", url, *args], check=False, cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "stateline", "--db", url, *args], check=False, cwd=ROOT, capture_output=True,
+        text=True, timeout=120, env={**os.environ, **(env or {})},
+    )
 
 
 def only_the_db(db: Path, elsewhere: Path) -> Path:
@@ -65,9 +67,11 @@ def test_server_sigterm_leaves_every_row_in_the_db_file(tmp_path):
     db = tmp_path / "srv.db"
     with ServerProcess(db) as srv, srv.client("alice") as c:
         tid = new_thread(c, "kept")
-        assert c.post(f"/api/threads/{tid}/messages", json={"message": ORDER.format(i=2), "stream": False}).status_code == 200
+        reply = c.post(f"/api/threads/{tid}/messages", json={"message": ORDER.format(i=2), "stream": False})
+        assert reply.status_code == 200
     # ServerProcess.stop sent SIGTERM and waited
-    print(f".db {db.stat().st_size} bytes, -wal {Path(f'{db}-wal').stat().st_size if Path(f'{db}-wal').exists() else 0}")
+    wal = Path(f"{db}-wal")
+    print(f".db {db.stat().st_size} bytes, -wal {wal.stat().st_size if wal.exists() else 0}")
     copy = only_the_db(db, tmp_path / "copy")
     with open_session(db=f"sqlite:///{copy}") as app:
         assert [t.thread_id for t in app.list_threads()] == [tid]
@@ -155,7 +159,9 @@ def test_postgres_pg_dump_round_trip(pg_url, tmp_path):
     schema = parse_qs(parts.query)["options"][0].split("search_path=")[1]
     plain = urlunsplit(parts._replace(query=""))
     dump = tmp_path / "backup.dump"
-    subprocess.run(["pg_dump", "--format=custom", "--no-owner", "-n", schema, "-f", str(dump), plain], check=True, timeout=120)
+    subprocess.run(
+        ["pg_dump", "--format=custom", "--no-owner", "-n", schema, "-f", str(dump), plain], check=True, timeout=120
+    )
     assert file_hits(tmp_path, "Zq7Mug") == {}  # sealed in the dump too
     import psycopg
 

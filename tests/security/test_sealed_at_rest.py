@@ -61,7 +61,8 @@ def drive(srv: ServerProcess, url: str, log: Path) -> dict[str, str]:
         assert r.status_code == 200, r.text
         assert admin.post("/api/agents/vault/status", json={"status": "active"}).status_code == 200
     srv.stop()  # SIGTERM
-    assert cli(url, "enqueue", "--agents-file", AGENTS, "-t", "q1", f"keep secret {MARKER}-queue", key=K1, log=log).returncode == 0
+    queued = cli(url, "enqueue", "--agents-file", AGENTS, "-t", "q1", f"keep secret {MARKER}-queue", key=K1, log=log)
+    assert queued.returncode == 0
     done = cli(url, "worker", "--agents-file", AGENTS, "--until-idle", key=K1, log=log)
     assert done.returncode == 0, done.stderr
     return {"main": tid, "boom": boom}

@@ -122,7 +122,9 @@ def test_bad_bodies_are_never_a_500(server):
             r = c.post(f"/api/threads/{tid}/messages", content=content, headers={"Content-Type": "application/json"})
             assert 400 <= r.status_code < 500, (content, r.status_code, r.text)
         for title in ('"\\ud800"', '"a\\u0000b"'):
-            r = c.post("/api/threads", content=b'{"title": %s}' % title.encode(), headers={"Content-Type": "application/json"})
+            r = c.post(
+                "/api/threads", content=b'{"title": %s}' % title.encode(), headers={"Content-Type": "application/json"}
+            )
             assert r.status_code == 422, (title, r.text)
 
 
@@ -137,7 +139,8 @@ def test_401_and_403_are_audited_and_rows_say_who_what_which_thread_when_outcome
             assert bob.post("/api/agents/listing/status", json={"status": "paused"}).status_code == 403
         with srv.client("alice") as alice:
             tid = new_thread(alice)
-            assert alice.post(f"/api/threads/{tid}/messages", json={"message": "hello", "stream": False}).status_code == 200
+            posted = alice.post(f"/api/threads/{tid}/messages", json={"message": "hello", "stream": False})
+            assert posted.status_code == 200
         with srv.client("root") as admin:
             rows = admin.get("/api/audit", params={"limit": 5000}).json()["entries"]
             unauth = [r for r in rows if r["outcome"] == 401]
