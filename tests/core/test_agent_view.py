@@ -41,4 +41,4 @@ def test_conversation_is_unchanged_with_the_view(db_url):
     with App(make_agents(), db=db_url) as app:
         replies = [app.send("t", MESSAGES[i % 3]).replies[-1].text for i in range(6)]
     assert replies[2] == replies[5] == "Ordered 2 large teapot."
-    assert "quantity" in replies[0] and replies[1].endswith("size.")
+    assert "quantity" in replies[0] and replies[1].endswith("size (one of small, medium, large).")

@@ -25,7 +25,7 @@ LOAD = """
 import itertools, sys
 from stateline._session import open_session
 from stateline.errors import StatelineError
-s = open_session(db=sys.argv[1])
+s = open_session(db=sys.argv[1], example="storefront")
 print("ready", flush=True)
 for i in itertools.count():
     t = f"t{i % 6}"
@@ -54,11 +54,11 @@ def only_the_db(db: Path, elsewhere: Path) -> Path:
 
 def test_app_close_leaves_every_row_in_the_db_file(tmp_path):
     db = tmp_path / "app.db"
-    with open_session(db=f"sqlite:///{db}") as app:
+    with open_session(db=f"sqlite:///{db}", example="storefront") as app:
         for t in ("a", "b"):
             app.send(t, ORDER.format(i=1), user_id="u")
     copy = only_the_db(db, tmp_path / "copy")
-    with open_session(db=f"sqlite:///{copy}") as app:
+    with open_session(db=f"sqlite:///{copy}", example="storefront") as app:
         assert sorted(t.thread_id for t in app.list_threads()) == ["a", "b"]
         assert app.state("a").messages
 
@@ -73,7 +73,7 @@ def test_server_sigterm_leaves_every_row_in_the_db_file(tmp_path):
     wal = Path(f"{db}-wal")
     print(f".db {db.stat().st_size} bytes, -wal {wal.stat().st_size if wal.exists() else 0}")
     copy = only_the_db(db, tmp_path / "copy")
-    with open_session(db=f"sqlite:///{copy}") as app:
+    with open_session(db=f"sqlite:///{copy}", example="storefront") as app:
         assert [t.thread_id for t in app.list_threads()] == [tid]
         assert len(app.state(tid).messages) == 2
 
@@ -82,7 +82,7 @@ def _resume_all(url: str, key: str) -> dict[str, str]:
     """Recover the restored database, then give every thread one more turn; thread -> status."""
     os.environ["STATELINE_AES_KEY"] = key
     try:
-        with open_session(db=url) as app:
+        with open_session(db=url, example="storefront") as app:
             app.recover()
             out = {}
             for info in app.list_threads(limit=1000):
@@ -148,7 +148,7 @@ def test_postgres_pg_dump_round_trip(pg_url, tmp_path):
     key = secrets.token_hex(32)
     os.environ["STATELINE_AES_KEY"] = key
     try:
-        with open_session(db=pg_url) as app:
+        with open_session(db=pg_url, example="storefront") as app:
             for t in ("p1", "p2"):
                 app.send(t, ORDER.format(i=3), user_id="u")
     finally:
