@@ -171,6 +171,9 @@ class Database:
         wanted = ",".join(sorted(set(columns)))
         if self._sealed.get(table) == wanted:
             return
+        if self.read_only:  # an inspecting command writes nothing; rekey opens read-write
+            self._sealed[table] = wanted
+            return
         name = f"sealed:{table}"
         row = self.query_one("SELECT value FROM stateline_meta WHERE name = ?", (name,))
         merged = ",".join(sorted(set(columns) | set(str(row["value"]).split(",") if row else ())))

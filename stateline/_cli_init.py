@@ -65,7 +65,7 @@ from {module} import orders, support
 def test_an_order_is_collected_then_placed():
     with App([orders, support], db="memory") as app:
         reply = app.send("t1", "I'd like to order: item teapot, quantity 2").reply
-        assert reply == "To place orders, I still need: size."
+        assert reply == "To place orders, I still need: size (one of small, medium, large)."
         assert app.send("t1", "size large").reply == "Ordered 2 large teapot."
 
 
@@ -81,8 +81,9 @@ A [stateline](https://pypi.org/project/stateline/) project: two agents (`orders`
 `{module}.py`, named by `stateline.toml`.
 
 ```sh
-stateline run -t t1 "I'd like to order: item teapot, quantity 2"   # -> To place orders, I still need: size.
-stateline run -t t1 "size large"                                    # -> Ordered 2 large teapot.
+stateline run -t t1 "I'd like to order: item teapot, quantity 2"
+# -> To place orders, I still need: size (one of small, medium, large).
+stateline run -t t1 "size large"   # -> Ordered 2 large teapot.
 stateline threads show t1
 python -m pytest                                                    # the tests in test_{module}.py
 ```
