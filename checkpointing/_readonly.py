@@ -105,6 +105,9 @@ def open_read_only(parsed: DatabaseURL, cipher: _crypto.Cipher | None) -> Databa
             f"database {str(parsed.path)!r} does not exist: nothing is stored there yet (name another with --db)",
             location=str(parsed.path),
         )
+    from ._walcheck import check_wal
+
+    check_wal(parsed.path)  # before any connection: a damaged -wal is an error, never silently an empty answer
     conns: list[Any] = []
     try:
         conns = [connect_read_only(parsed.path) for _ in range(3)]

@@ -121,7 +121,6 @@ def platform_threads_router(p: Platform) -> APIRouter:
         def drop() -> None:
             delete_thread(ctx.session.database, thread_id)
             pdb.delete_thread(thread_id)
-            ctx.session.database.execute("DELETE FROM api_threads WHERE thread_id = ?", (thread_id,))
 
         await run_in_threadpool(drop)
 

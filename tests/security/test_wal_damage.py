@@ -21,7 +21,7 @@ from tests.server_kit import ROOT
 WRITER = """
 import sys, time
 from stateline._session import open_session
-s = open_session(db=sys.argv[1])
+s = open_session(db=sys.argv[1], example="storefront")
 for i in range(3):
     s.send(f"t{i}", "I'd like to order: item teapot, quantity 2", user_id="u")
 print("ready", flush=True)
@@ -95,7 +95,7 @@ def test_a_damaged_wal_is_a_typed_error_exit_2_and_nothing_changes(crashed, tmp_
     before = digests(db)
     with pytest.raises(CorruptWalError, match="write-ahead log"):
         open_database(f"sqlite:///{db}")
-    for args in (("threads", "list"), ("run", "-t", "t9", "hello")):
+    for args in (("threads", "list"), ("--example", "storefront", "run", "-t", "t9", "hello")):
         done = cli(db, *args)
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         lines = done.stderr.strip().splitlines()
