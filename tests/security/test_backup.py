@@ -17,6 +17,7 @@ from stateline.checkpointing import backup_database, restore_database
 
 from stateline import App
 from stateline._session import open_session
+from tests.lifecycle.crashkit import resolve_in_doubt
 from tests.security.scan import file_hits
 from tests.server_kit import ROOT, ServerProcess, new_thread
 
@@ -84,6 +85,9 @@ def _resume_all(url: str, key: str) -> dict[str, str]:
     try:
         with open_session(db=url, example="storefront") as app:
             app.recover()
+            # a backup taken mid-effect holds it in doubt: the operator step (look the listing up, done or redo)
+            if resolve_in_doubt(app, Path(f"{url.removeprefix('sqlite:///')}.indoubt")):
+                app.recover()
             out = {}
             for info in app.list_threads(limit=1000):
                 turn = app.send(info.thread_id, "category kitchen, description A sturdy mug for tea", user_id="u")
