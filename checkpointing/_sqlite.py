@@ -3,7 +3,7 @@
 WAL lets readers run beside one writer; ``busy_timeout`` makes a second writer
 wait instead of failing at once with "database is locked" (which stock LangGraph
 savers do, since they set no timeout). ``synchronous=FULL`` makes every commit
-durable against power loss, which the resume rules in DESIGN.md rely on.
+durable against power loss, which the resume rules in docs/architecture.md rely on.
 """
 
 from __future__ import annotations

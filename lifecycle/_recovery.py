@@ -1,6 +1,6 @@
 """Crash recovery: find interrupted work and finish it, each thread once, whatever else is running.
 
-What counts as interrupted (DESIGN.md): a run still ``running`` whose process is gone (dead
+What counts as interrupted (docs/architecture.md): a run still ``running`` whose process is gone (dead
 pid on this host, or silent longer than ``stale_after_s`` elsewhere); a thread whose latest
 state has unfinished tasks; a failed run whose error is transient (retried with backoff).
 A run whose input never reached a checkpoint (crash before the first one) is re-submitted

@@ -196,7 +196,7 @@ class App:
 
     # -- reading --------------------------------------------------------------
     def status(self, thread_id: str) -> str:
-        """new, idle, waiting, interrupted or failed (DESIGN.md's detection rules)."""
+        """new, idle, waiting, interrupted or failed (the detection rules of docs/architecture.md)."""
         snapshot = self.graph.get_state({"configurable": {"thread_id": thread_id}}, subgraphs=True)
         return thread_status(snapshot)
 

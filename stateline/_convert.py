@@ -39,7 +39,7 @@ def _all_tasks(snapshot: StateSnapshot) -> list[Any]:
 
 
 def thread_status(snapshot: StateSnapshot) -> ThreadStatus:
-    """DESIGN.md's detection rules, in order.
+    """The detection rules of docs/architecture.md, in order.
 
     After a hard crash ``next`` can be empty while ``tasks`` is not, so tasks decide.
     """
