@@ -86,20 +86,36 @@ class AgentRegistry:
         return loaded
 
 
-def load_agent(ref: str) -> Agent:
-    """Import ``module:attribute`` and return the Agent it names (calling a factory if needed)."""
+def load_agent(ref: str, *, where: str | None = None, folder: str | None = None) -> Agent:
+    """Import ``module:attribute`` and return the Agent it names (calling a factory if needed).
+
+    The one loader of agent references (TOML agents files and ``stateline.toml`` alike); every
+    problem is one ``ConfigError`` line. ``where`` prefixes the messages (default: the reference),
+    ``folder`` says where the module was looked for.
+    """
+    import inspect
+
+    where = where or f"agent reference {ref!r}"
     module_name, _, attr = ref.partition(":")
     if not module_name or not attr:
-        raise ConfigError(f"agent reference {ref!r} must look like 'package.module:attribute'")
+        raise ConfigError(f"{where} must look like 'package.module:attribute'")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(f"agent reference {ref!r}: cannot import {module_name!r} ({exc})") from exc
+        place = f" from {folder!r}" if folder else ""
+        raise ConfigError(f"{where}: cannot import {module_name!r}{place} ({exc})") from None
     obj = getattr(module, attr, None)
     if obj is None:
-        raise ConfigError(f"agent reference {ref!r}: module {module_name!r} has no attribute {attr!r}")
+        raise ConfigError(f"{where}: module {module_name!r} has no attribute {attr!r}")
+    if inspect.isclass(obj):
+        raise ConfigError(
+            f"{where} is the class {obj.__name__}; name an Agent(...) instance or a function returning one"
+        )
     if not isinstance(obj, Agent) and callable(obj):
-        obj = obj()
+        try:
+            obj = obj()
+        except Exception as exc:  # noqa: BLE001 - the user's factory: reported in one line
+            raise ConfigError(f"{where}: calling {attr}() failed: {type(exc).__name__}: {exc}") from None
     if not isinstance(obj, Agent):
-        raise ConfigError(f"agent reference {ref!r} is a {type(obj).__name__}, not a stateline Agent")
+        raise ConfigError(f"{where} is a {type(obj).__name__}, not a stateline Agent")
     return obj

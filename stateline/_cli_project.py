@@ -15,8 +15,6 @@ back to an example: without a project file, an agents file or ``--example``, the
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -99,28 +97,6 @@ def load_agents(project: Project) -> list[Any]:
 
 
 def _load(ref: str, path: Path) -> Any:
-    from stateline.graphs import Agent
+    from stateline.graphs import load_agent
 
-    module_name, _, attr = ref.partition(":")
-    where = f"{path.name}: agent {ref!r}"
-    if not module_name or not attr:
-        raise ConfigError(f"{where} must look like 'module:attribute'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"{where}: cannot import {module_name!r} from {str(path.parent)!r} ({exc})") from None
-    obj = getattr(module, attr, None)
-    if obj is None:
-        raise ConfigError(f"{where}: module {module_name!r} has no attribute {attr!r}")
-    if inspect.isclass(obj):
-        raise ConfigError(
-            f"{where} is the class {obj.__name__}; name an Agent(...) instance or a function returning one"
-        )
-    if not isinstance(obj, Agent) and callable(obj):
-        try:
-            obj = obj()
-        except Exception as exc:  # noqa: BLE001 - the user's factory: reported in one line
-            raise ConfigError(f"{where}: calling {attr}() failed: {type(exc).__name__}: {exc}") from None
-    if not isinstance(obj, Agent):
-        raise ConfigError(f"{where} is a {type(obj).__name__}, not a stateline Agent")
-    return obj
+    return load_agent(ref, where=f"{path.name}: agent {ref!r}", folder=str(path.parent))
