@@ -22,6 +22,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.types import StreamMode
 
 from stateline.checkpointing import now
+from stateline.graphs import AGENT_TASK
 from stateline.nodes import CHUNK, FALLBACK, SUPERVISOR
 
 from ._convert import thread_status
@@ -71,6 +72,8 @@ class EventTranslator:
         if mode == "custom":
             if isinstance(data, dict) and data.get("kind") == CHUNK:
                 return [self._ev(ContentChunk, agent=data["agent"], text=data["text"])]
+            if isinstance(data, dict) and data.get("kind") == AGENT_TASK:  # an agent's node run in its task
+                return self._task((f"{data['agent']}:",), data)
             return []
         if mode == "updates":
             if namespace or not isinstance(data, dict) or "__interrupt__" not in data:
