@@ -32,6 +32,8 @@ _INSERT_EVENT = (
 )
 _SET_AGENT = "UPDATE tracking_runs SET agent = ? WHERE run_id = ? AND agent IS NULL"
 SUPERVISOR = "supervisor"
+ACT = "act"
+"""The agent node that runs actions (effects): what ran before it is stored before it starts."""
 
 
 def _clip(text: str | None) -> str | None:
@@ -191,6 +193,30 @@ class Tracker:
     def node_started(self, *, run_id: str | None, graph: str, node: str, **_: Any) -> None:
         self._note_agent(run_id, graph)
         self.event(run_id, "started", graph=graph, node=node, flush=False)
+        if node == ACT and graph != SUPERVISOR:
+            self._store_now(run_id)
+
+    def _store_now(self, run_id: str | None) -> None:
+        """Write the run's buffered and riding events in a transaction of their own (no fsync).
+
+        Before an agent's ``act``, the one node that reaches outside the process: an agent
+        without checkpoints of its own makes no write of its own between its nodes, so
+        without this a crash inside ``act`` would leave no trace of the ``collect`` and
+        ``validate`` that ran before it in the run's timeline.
+        """
+        if run_id is None or not self.steps:
+            return
+        with self._lock:
+            rows, agent = self._take(run_id)
+            thread_id = self._thread_of.get(run_id)
+        riding = self._db.take_riding(thread_id) if thread_id is not None else []
+        if not rows and agent is None and not riding:
+            return
+        with self._db.transaction(durable=False) as tx:
+            for sql, params in riding:
+                for row in params:
+                    tx.execute(sql, row)
+            self._write(tx, run_id, rows, agent)
 
     def node_finished(self, *, run_id: str | None, graph: str, node: str, duration_s: float, **_: Any) -> None:
         self.event(run_id, "finished", graph=graph, node=node, duration_s=duration_s)
