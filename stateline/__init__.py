@@ -21,6 +21,7 @@ _LAZY = {
         ["ActContext", "ModelProvider", "OfflineProvider", "OpenAIProvider", "provider_from_env"], "stateline.nodes"
     ),
     **dict.fromkeys(["App", "open_app"], "stateline._app"),
+    **dict.fromkeys(["LangGraphExport", "langgraph_export"], "stateline._langgraph"),
     **dict.fromkeys(
         [
             "EVENT_TYPES", "AgentComplete", "AgentStart", "AgentSwitch", "ContentChunk", "ConversationEnd",
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from stateline.nodes import ActContext, ModelProvider, OfflineProvider, OpenAIProvider, provider_from_env
 
     from ._app import App, open_app
+    from ._langgraph import LangGraphExport, langgraph_export
     from ._events import (
         EVENT_TYPES,
         AgentComplete,
