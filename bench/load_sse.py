@@ -11,10 +11,11 @@ spread over both and half of them are streamed from the replica that did not sta
 Each row states what it does, its errors and the machine's load at its start and end;
 ``--write`` puts the table in bench/RESULTS.md (a section ``python -m bench`` keeps).
 
-Otherwise (``/api``, one process): starts a real server subprocess (storefront example, offline provider, SQLite file in a
-temporary folder), runs every conversation as one asyncio task posting its turns one after
-another with ``Accept: text/event-stream``, and reports turns/s, p50/p99 time to the first
-and to the last event of a turn, errors, and the server's peak memory (VmHWM from /proc).
+Otherwise (``/api``, one process): starts a real server subprocess (storefront example,
+offline provider, SQLite file in a temporary folder), runs every conversation as one asyncio
+task posting its turns one after another with ``Accept: text/event-stream``, and reports
+turns/s, p50/p99 time to the first and to the last event of a turn, errors, and the server's
+peak memory (VmHWM from /proc).
 Bounded: whatever has not finished when ``--timeout`` expires is counted as an error.
 """
 

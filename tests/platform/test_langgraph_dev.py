@@ -96,7 +96,8 @@ def say(text: str) -> dict:
 
 def test_export_writes_langgraph_json_with_stateline_saver(project: Path) -> None:
     spec = json.loads((project / "langgraph.json").read_text())
-    assert spec["graphs"] == {"shop": "./stateline_langgraph.py:graph", "orders": "./stateline_langgraph.py:agent_orders"}
+    module = "./stateline_langgraph.py"
+    assert spec["graphs"] == {"shop": f"{module}:graph", "orders": f"{module}:agent_orders"}
     assert spec["checkpointer"] == {"path": "./stateline_langgraph.py:checkpointer"}
     assert spec["store"] == {"path": "./stateline_langgraph.py:store"}
 
@@ -109,7 +110,8 @@ def test_a_conversation_under_langgraph_dev_lands_in_the_stateline_database(
     tid = client.threads.create()["thread_id"]
     parts = list(client.runs.stream(tid, "shop", input=say("I'd like to order: item teapot, quantity 2"),
                                     stream_mode=["values"]))
-    assert parts[-1].data["messages"][-1]["content"] == "To place orders, I still need: size (one of small, medium, large)."
+    asked = "To place orders, I still need: size (one of small, medium, large)."
+    assert parts[-1].data["messages"][-1]["content"] == asked
     done = client.runs.wait(tid, "shop", input=say("size large"))
     assert done["messages"][-1]["content"] == "Ordered 2 large teapot."
 
