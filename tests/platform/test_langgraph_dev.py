@@ -1,7 +1,8 @@
 """``stateline export-graph``: the project's agents under the real ``langgraph dev`` server
-(langgraph-cli[inmem]), with stateline's saver and store on the project's SQLite file.
+(langgraph-cli[inmem]), with stateline's saver and store on the project's SQLite file, and on
+PostgreSQL (``--db`` given to export-graph).
 
-One ``langgraph dev --no-browser`` process on 127.0.0.1 for the module, driven with the real
+One ``langgraph dev --no-browser`` process on 127.0.0.1 per backend, driven with the real
 ``langgraph-sdk`` client; what it stored is read back with stateline's own API.
 """
 
@@ -36,18 +37,24 @@ def _stateline(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           timeout=60)
 
 
-def _exported(root: Path) -> Path:
+def _exported(root: Path, db: str | None = None) -> Path:
     assert _stateline("init", "shop", cwd=root).returncode == 0
     folder = root / "shop"
-    made = _stateline("export-graph", "--agent", "orders", cwd=folder)
+    made = _stateline(*(("--db", db) if db else ()), "export-graph", "--agent", "orders", cwd=folder)
     assert made.returncode == 0, made.stderr
     return folder
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest) -> str | None:
+    """None: the project file's own SQLite file (shop.db); else a fresh PostgreSQL schema given to export-graph."""
+    return None if request.param == "sqlite" else request.getfixturevalue("pg_module_url")
+
+
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def project(db_url: str | None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project `langgraph dev` serves."""
-    return _exported(tmp_path_factory.mktemp("lgdev"))
+    return _exported(tmp_path_factory.mktemp("lgdev"), db_url)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +110,7 @@ def test_export_writes_langgraph_json_with_stateline_saver(project: Path) -> Non
 
 
 def test_a_conversation_under_langgraph_dev_lands_in_the_stateline_database(
-    langgraph_dev: str, project: Path, monkeypatch: pytest.MonkeyPatch
+    langgraph_dev: str, project: Path, db_url: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = get_sync_client(url=langgraph_dev)
     assert sorted(a["graph_id"] for a in client.assistants.search()) == ["orders", "shop"]
@@ -116,14 +123,15 @@ def test_a_conversation_under_langgraph_dev_lands_in_the_stateline_database(
     assert done["messages"][-1]["content"] == "Ordered 2 large teapot."
 
     monkeypatch.syspath_prepend(str(project))  # the project's agents module, for stateline's own App
-    with App(agents_file=project / "stateline.toml", db=f"sqlite:///{project / 'shop.db'}") as app:
+    db = db_url or f"sqlite:///{project / 'shop.db'}"
+    with App(agents_file=project / "stateline.toml", db=db) as app:
         view = app.state(tid)  # stateline's saver wrote it: the same file `stateline serve` would use
         assert [(m.role, m.text) for m in view.messages][-2:] == [
             ("user", "size large"), ("assistant", "Ordered 2 large teapot.")
         ]
         info = {t.thread_id: t for t in app.list_threads()}[tid]  # in the thread index too
         assert info.turns == 2 and info.workflow == "shop"
-    listed = _stateline("--json", "effects", "list", cwd=project)
+    listed = _stateline("--json", "--db", db, "effects", "list", cwd=project)
     effects = [e for e in json.loads(listed.stdout) if e["thread_id"] == tid]
     assert [(e["name"], e["status"]) for e in effects] == [("reserve", "done")]  # through the durable ledger
 
