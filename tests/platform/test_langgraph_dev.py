@@ -40,6 +40,8 @@ def _stateline(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def _exported(root: Path, db: str | None = None) -> Path:
     assert _stateline("init", "shop", cwd=root).returncode == 0
     folder = root / "shop"
+    toml = folder / "stateline.toml"  # support waits for a person's approval before acting
+    toml.write_text(toml.read_text().replace("approval = []", 'approval = ["support"]'))
     made = _stateline(*(("--db", db) if db else ()), "export-graph", "--agent", "orders", cwd=folder)
     assert made.returncode == 0, made.stderr
     return folder
@@ -141,6 +143,17 @@ def test_one_agent_alone_is_a_graph_of_its_own(langgraph_dev: str) -> None:
     tid = client.threads.create()["thread_id"]
     done = client.runs.wait(tid, "orders", input=say("order: item cup, quantity 1, size small"))
     assert done["messages"][-1]["content"] == "Ordered 1 small cup."
+
+
+def test_approval_waits_and_command_resume_approves(langgraph_dev: str) -> None:
+    client = get_sync_client(url=langgraph_dev)
+    tid = client.threads.create()["thread_id"]
+    waiting = client.runs.wait(tid, "shop", input=say("help: email ann@example.com, problem the lid broke"))
+    [interrupt] = waiting["__interrupt__"]
+    assert interrupt["value"]["agent"] == "support" and interrupt["value"]["draft"]["email"] == "ann@example.com"
+    assert client.threads.get(tid)["status"] == "interrupted"
+    done = client.runs.wait(tid, "shop", command={"resume": {"action": "approve"}})
+    assert done["messages"][-1]["content"].endswith("opened; we will write to ann@example.com.")
 
 
 @pytest.mark.parametrize(
