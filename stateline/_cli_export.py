@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -11,6 +12,13 @@ from stateline.errors import ConfigError
 from ._cli_project import PROJECT_FILE, Project, load_agents
 from ._session import selected
 from .cli import app, emit, out
+
+
+def _absolute(url: str | None) -> str | None:
+    """``--db sqlite:///x.db`` means x.db here (where export-graph runs), wherever langgraph dev later runs."""
+    if url is None or not url.startswith("sqlite:///") or url.startswith("sqlite:////"):
+        return url
+    return f"sqlite:///{Path(url[len('sqlite:///'):]).resolve()}"
 
 
 @app.command("export-graph")
@@ -33,7 +41,7 @@ def export_graph(
         raise ConfigError(f"export-graph exports a project's agents, not the built-in example {source!r}: "
                           "`stateline init NAME` makes a project")
     agents = load_agents(source)  # a bad agent entry fails here, before anything is written
-    files = plan(source, agent or [], agents, source.path.parent, force, db=ctx.obj.db)
+    files = plan(source, agent or [], agents, source.path.parent, force, db=_absolute(ctx.obj.db))
     for path, text in files.items():
         path.write_text(text, encoding="utf-8")
     written = [str(p) for p in files]
