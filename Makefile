@@ -12,7 +12,7 @@ TYPECHECK := build/typecheck
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,platform-dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)

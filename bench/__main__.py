@@ -216,8 +216,17 @@ def main() -> None:
         text += (
             f"\n## The whole turn beside other frameworks (`python -m bench.peers`)\n\n{peers.__doc__}\n{peer_text}\n"
         )
-    Path(args.out).write_text(text)
+    Path(args.out).write_text(text + _kept_sections(Path(args.out)))
     print(f"\nwritten to {args.out}")
+
+
+def _kept_sections(path: Path) -> str:
+    """Sections other benchmarks write into the same file (``bench.load_sse --write``): kept as they were."""
+    from bench.load_sse import SECTION
+
+    old = path.read_text() if path.exists() else ""
+    at = old.find(f"\n{SECTION}\n")
+    return old[at:] if at >= 0 else ""
 
 
 if __name__ == "__main__":

@@ -1,11 +1,21 @@
 """Load: N concurrent conversations x M turns over SSE against `stateline serve` on 127.0.0.1.
 
-    python -m bench.load_sse [--conversations 200] [--turns 10] [--timeout 600] [--workers 8]
+    python -m bench.load_sse --pg URL [--rounds 2] [--conversations 32] [--turns 5] [--write]
+    python -m bench.load_sse [--api] [--conversations 200] [--turns 10] [--timeout 600] [--workers 8]
 
-Starts a real server subprocess (storefront example, offline provider, SQLite file in a
-temporary folder), runs every conversation as one asyncio task posting its turns one after
-another with ``Accept: text/event-stream``, and reports turns/s, p50/p99 time to the first
-and to the last event of a turn, errors, and the server's peak memory (VmHWM from /proc).
+With a PostgreSQL URL (``--pg``, else ``$STATELINE_TEST_PG_URL``; ``--api`` ignores it): rows
+for **1 and 2 replicas** (``stateline serve`` processes on one database), interleaved 1, 2, 1, 2
+for ``--rounds`` rounds, each on a fresh schema, through the Platform API with the real
+``langgraph-sdk`` client (the harness of ``bench.platform_sse``: with 2 replicas, turns are
+spread over both and half of them are streamed from the replica that did not start them).
+Each row states what it does, its errors and the machine's load at its start and end;
+``--write`` puts the table in bench/RESULTS.md (a section ``python -m bench`` keeps).
+
+Otherwise (``/api``, one process): starts a real server subprocess (storefront example,
+offline provider, SQLite file in a temporary folder), runs every conversation as one asyncio
+task posting its turns one after another with ``Accept: text/event-stream``, and reports
+turns/s, p50/p99 time to the first and to the last event of a turn, errors, and the server's
+peak memory (VmHWM from /proc).
 Bounded: whatever has not finished when ``--timeout`` expires is counted as an error.
 """
 
@@ -125,13 +135,77 @@ async def drive(url: str, conversations: int, turns: int, timeout: float, pid: i
     return stats
 
 
+RESULTS = Path(__file__).with_name("RESULTS.md")
+SECTION = "## SSE load on 1 and 2 replicas, PostgreSQL (`python -m bench.load_sse`)"
+"""The heading of the section ``--write`` replaces (``python -m bench`` keeps it)."""
+COLUMNS = [
+    ("round", "round"), ("replicas", "replicas"), ("turns", "turns"), ("turns/s", "turns_per_s"),
+    ("first part p50/p99 ms", "first"), ("last part p50/p99 ms", "last"), ("errors", "errors"),
+    ("load 1m start/end", "load"), ("what the row does", "what"),
+]
+
+
+def _cells(row: dict[str, Any]) -> dict[str, str]:
+    return {
+        **{k: str(v) for k, v in row.items()},
+        "turns": f"{row['turns_completed']}/{row['turns_expected']}",
+        "first": f"{row['first_part_p50_ms']} / {row['first_part_p99_ms']}",
+        "last": f"{row['last_part_p50_ms']} / {row['last_part_p99_ms']}",
+        "load": f"{row['machine_load_avg_1m_at_start']} / {row['machine_load_avg_1m_at_end']}",
+    }
+
+
+def replica_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| " + " | ".join(h for h, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for row in rows:
+        cells = _cells(row)
+        lines.append("| " + " | ".join(cells[k] for _, k in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def write_section(table: str, params: str) -> None:
+    """Replace (or add) the replicas section at the end of bench/RESULTS.md."""
+    text = RESULTS.read_text() if RESULTS.exists() else ""
+    text = text.split(f"\n{SECTION}\n")[0].rstrip("\n") + "\n"
+    body = (
+        f"\n{SECTION}\n\nstateline serve (storefront, offline provider) on one PostgreSQL database, driven with "
+        f"langgraph-sdk over the Platform API; {params}. Other work may share this machine: compare "
+        f"rows of one run, and read the load column.\n\n{table}\n"
+    )
+    RESULTS.write_text(text + body)
+
+
+def replicas_main(args: argparse.Namespace, pg: str) -> int:
+    from bench.platform_sse import replica_rows  # the one harness (it imports SCRIPT/percentile from here)
+
+    conversations, turns = args.conversations or 32, args.turns or 5
+    rows = replica_rows(pg, rounds=args.rounds, conversations=conversations, turns=turns, timeout=args.timeout,
+                        workers=args.workers)
+    table = replica_table(rows)
+    params = f"{conversations} conversations x {turns} turns per row, {args.workers} turn threads per replica"
+    print(json.dumps(rows, indent=2))
+    print(f"\n{params}\n{table}")
+    if args.write:
+        write_section(table, params)
+        print(f"\nwritten to {RESULTS}")
+    return 0 if all(r["errors"] == 0 for r in rows) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--conversations", type=int, default=200)
-    parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument("--conversations", type=int, default=None, help="default: 32 (--pg), 200 (/api)")
+    parser.add_argument("--turns", type=int, default=None, help="default: 5 (--pg), 10 (/api)")
     parser.add_argument("--timeout", type=float, default=600.0, help="stop after this many seconds")
     parser.add_argument("--workers", type=int, default=8, help="server threads running turns")
+    parser.add_argument("--pg", default=None, help="PostgreSQL URL (default: $STATELINE_TEST_PG_URL): replica rows")
+    parser.add_argument("--rounds", type=int, default=2, help="--pg: rounds of (1 replica, 2 replicas)")
+    parser.add_argument("--write", action="store_true", help="--pg: put the table in bench/RESULTS.md")
+    parser.add_argument("--api", action="store_true", help="measure /api on one process (SQLite) even with a URL")
     args = parser.parse_args(argv)
+    pg = args.pg or os.environ.get("STATELINE_TEST_PG_URL")
+    if pg and not args.api:
+        return replicas_main(args, pg)
+    args.conversations, args.turns = args.conversations or 200, args.turns or 10
     with tempfile.TemporaryDirectory() as tmp:
         server = ServerProcess(Path(tmp) / "load.db", args=("--workers", str(args.workers)))
         server.start()

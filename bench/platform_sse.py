@@ -124,6 +124,32 @@ def run(db: str, replicas: int, conversations: int, turns: int, timeout: float, 
     }
 
 
+WHAT = {
+    1: "1 replica: every turn runs.stream (messages-tuple + values) on it",
+    2: "2 replicas, one database: turn n of conversation i on replica (i+n)%2; odd turns started there "
+       "(runs.create) and streamed from the other (join_stream)",
+}
+"""What a row of :func:`replica_rows` measures, by replica count."""
+
+
+def replica_rows(
+    admin: str, *, rounds: int, conversations: int, turns: int, timeout: float, workers: int
+) -> list[dict[str, Any]]:
+    """Rows for 1 and 2 replicas on PostgreSQL (``admin``), interleaved 1, 2, 1, 2, ... for ``rounds``
+    rounds: each row on a fresh schema, with the machine's load average at its start and end."""
+    rows = []
+    for n in range(rounds):
+        for replicas in (1, 2):
+            db, schema = _fresh_schema(admin)
+            load_start = round(os.getloadavg()[0], 2)
+            try:
+                row = run(db, replicas, conversations, turns, timeout, workers)
+            finally:
+                _drop_schema(admin, schema)
+            rows.append({"round": n + 1, **row, "machine_load_avg_1m_at_start": load_start, "what": WHAT[replicas]})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicas", type=int, default=2, choices=(1, 2))

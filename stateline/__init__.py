@@ -21,6 +21,7 @@ _LAZY = {
         ["ActContext", "ModelProvider", "OfflineProvider", "OpenAIProvider", "provider_from_env"], "stateline.nodes"
     ),
     **dict.fromkeys(["App", "open_app"], "stateline._app"),
+    **dict.fromkeys(["LangGraphExport", "langgraph_export"], "stateline._langgraph"),
     **dict.fromkeys(
         [
             "EVENT_TYPES", "AgentComplete", "AgentStart", "AgentSwitch", "ContentChunk", "ConversationEnd",
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from stateline.nodes import ActContext, ModelProvider, OfflineProvider, OpenAIProvider, provider_from_env
 
     from ._app import App, open_app
+    from ._langgraph import LangGraphExport, langgraph_export
     from ._events import (
         EVENT_TYPES,
         AgentComplete,
@@ -89,6 +91,7 @@ __all__ = [
     "ChatMessage",
     "Database",
     "HookSet",
+    "LangGraphExport",
     "ModelProvider",
     "OfflineProvider",
     "OpenAIProvider",
@@ -98,6 +101,7 @@ __all__ = [
     "Turn",
     "build_agent_graph",
     "build_supervisor",
+    "langgraph_export",
     "open_app",
     "open_database",
     "provider_from_env",

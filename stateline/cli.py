@@ -264,6 +264,7 @@ from . import _cli_worker  # noqa: E402,F401 - registers enqueue, jobs, worker
 from . import _cli_storage  # noqa: E402,F401 - registers prune, rekey, threads history/rewind/fork/delete
 from . import _cli_init  # noqa: E402,F401 - registers init
 from . import _cli_backup  # noqa: E402,F401 - registers backup, restore, check
+from . import _cli_export  # noqa: E402,F401 - registers export-graph
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -13,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from stateline._app import App
 from stateline._ids import check_id
 from stateline._stream import event_log, stream_turn
-from stateline.errors import InvalidInputError, UnknownRunError, UnknownThreadError
+from stateline.errors import InvalidInputError, ThreadBusyError, UnknownRunError, UnknownThreadError
 
 from ._auth import AuditLog, Principal, TokenTable
 from ._errors import ApiError
@@ -28,6 +30,10 @@ if TYPE_CHECKING:
 
 THREAD_ACTIONS = ("thread", "message", "events", "runs")
 """Audit actions whose target is a thread."""
+LEASE_POLL_SECONDS = 0.1
+"""How often an ``enqueue`` turn asks again for a thread lease another process holds."""
+ENQUEUE_WAIT_SECONDS = 300.0
+"""How long an ``enqueue`` turn waits for that lease before answering 409 (a thread lease's own term)."""
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -125,14 +131,30 @@ class ServerContext:
             "last_offset": self.log.last_offset(thread.thread_id),
         }
 
+    async def _admit(self, thread: Any, turn: dict[str, Any]) -> Any:
+        """Admit the turn under the thread's lease (``stream_turn``), the busy policy across replicas.
+
+        The lease lives in the database, so a turn another replica (or a worker, a recoverer)
+        runs on this thread holds it: ``reject`` answers 409 at once (ThreadBusyError);
+        ``enqueue`` asks again every LEASE_POLL_SECONDS until the holder is done.
+        """
+        deadline = time.monotonic() + ENQUEUE_WAIT_SECONDS
+        while True:
+            try:
+                return await run_in_threadpool(
+                    stream_turn, self.session, thread.thread_id, max_chars=self.settings.max_message_chars,
+                    user_id=thread.user_id, **turn,
+                )
+            except ThreadBusyError:
+                if thread.policy != "enqueue" or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(LEASE_POLL_SECONDS)
+
     async def run_turn(self, request: Request, who: Principal, thread: Any, stream: bool, **turn: Any) -> Any:
         thread_id = thread.thread_id
-        lock = await self.hub.acquire(thread_id, thread.policy)
+        lock = await self.hub.acquire(thread_id, thread.policy)  # this process's own turns, in order
         try:
-            events = await run_in_threadpool(
-                stream_turn, self.session, thread_id, max_chars=self.settings.max_message_chars,
-                user_id=thread.user_id, **turn,
-            )
+            events = await self._admit(thread, turn)
         except BaseException:
             self.hub.release(thread_id, lock)
             raise
