@@ -22,6 +22,7 @@ from langgraph.store.sqlite import SqliteStore
 from stateline.errors import SchemaVersionError, StorageError
 
 from . import _crypto, _sqlite
+from ._riders import Statement
 from ._saver import StatelineSqliteSaver
 from ._sql import Backend, Row, SqliteBackend, Transaction, statements
 from ._url import DatabaseURL, parse_db_url
@@ -87,6 +88,21 @@ class Database:
         """
         with self._backend.transaction(durable=durable) as tx:
             yield tx
+
+    def ride_along(self, thread_id: str, statements: Sequence[Statement]) -> bool:
+        """Write ``statements`` in ``thread_id``'s next checkpoint write transaction, if the saver
+        can (SQLite: see ``checkpointing._riders``); False: write them yourself."""
+        riders = getattr(self.saver, "riders", None)
+        if riders is None or self.read_only:
+            return False
+        riders.add(thread_id, statements)
+        return True
+
+    def take_riding(self, thread_id: str) -> list[Statement]:
+        """What still waits to ride along with ``thread_id``'s next checkpoint write (removed from
+        the queue): the caller writes it in its own transaction (a run's finish record does)."""
+        riders = getattr(self.saver, "riders", None)
+        return [] if riders is None else riders.take(thread_id)
 
     @contextmanager
     def deferred_checkpoints(self) -> Iterator[None]:

@@ -68,6 +68,7 @@ from ._saver_rows import (
     copy_thread_rows,
     prune_thread_rows,
 )
+from ._riders import Riders
 from ._segments import SegmentCache
 from ._serde import FastReadSerializer
 from ._values import ValueStore, collect_garbage
@@ -111,6 +112,8 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         self.segments = SegmentCache()
         self.is_setup = False
         self._deferring = threading.local()
+        self.riders = Riders()
+        """Rows written with a thread's next checkpoint write (see ``_riders``)."""
 
     @property
     def serde(self) -> SerializerProtocol:
@@ -150,7 +153,9 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             self.is_setup = True
 
     @contextmanager
-    def _transaction(self, *, write: bool, durable: bool = True) -> Iterator[sqlite3.Cursor]:
+    def _transaction(
+        self, *, write: bool, durable: bool = True, thread_id: str | None = None
+    ) -> Iterator[sqlite3.Cursor]:
         """A transaction; a durable write returns once its commit is fsynced.
 
         In WAL mode the commit itself does not sync (``synchronous=NORMAL``); the fsync
@@ -158,7 +163,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         file in the process that committed before it (group commit, ``_walsync``).
         """
         with self.lock:
-            ticket = yield from self._locked_transaction(write, durable)
+            ticket = yield from self._locked_transaction(write, durable, thread_id)
         if ticket is not None:  # the connection is free for other threads meanwhile
             assert self._wal_sync is not None
             if getattr(self._deferring, "on", False):  # made durable when the deferred block ends
@@ -166,8 +171,11 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             else:
                 self._wal_sync.wait_durable(ticket)
 
-    def _locked_transaction(self, write: bool, durable: bool) -> Generator[sqlite3.Cursor, None, int | None]:
-        """The body of ``_transaction`` under the file's write lock; returns a group-commit ticket."""
+    def _locked_transaction(
+        self, write: bool, durable: bool, thread_id: str | None
+    ) -> Generator[sqlite3.Cursor, None, int | None]:
+        """The body of ``_transaction`` under the file's write lock; returns a group-commit ticket.
+        A write for ``thread_id`` also stores the rows riding along with it (``_riders``)."""
         with self._file_lock if write else nullcontext():
             self.setup()
             group = write and durable and self._wal_sync is not None
@@ -178,13 +186,17 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
                 cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             except sqlite3.Error as exc:
                 raise _sqlite.translate_error(exc, self.where) from exc
+            riding = self.riders.take(thread_id) if thread_id is not None else []
             try:
                 yield cur
+                Riders.write(cur, riding)
                 cur.execute("COMMIT")
                 return self._wal_sync.ticket() if group else None  # type: ignore[union-attr]  # group: _wal_sync is set
             except BaseException as exc:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
+                if thread_id is not None:
+                    self.riders.put_back(thread_id, riding)
                 if write:  # the cache may name versions the rollback just removed
                     self.values.forget_all()
                 if isinstance(exc, sqlite3.Error):
@@ -354,7 +366,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             type_, blob, meta.encode("utf-8", "ignore"),
             time.time(),
         )  # fmt: skip
-        with self._transaction(write=True, durable=True) as cur:
+        with self._transaction(write=True, durable=True, thread_id=thread_id) as cur:
             stored = {k: v for k, v in new_versions.items() if k not in inline}
             rest = {k: v for k, v in values.items() if k not in inline and k not in stored}
             stored.update(self.values.unstored(cur, thread_id, ns, rest, checkpoint["channel_versions"]))
@@ -386,7 +398,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             )
             for idx, (channel, value) in enumerate(writes)
         ]  # fmt: skip
-        with self._transaction(write=True, durable=any(special)) as cur:
+        with self._transaction(write=True, durable=any(special), thread_id=str(conf["thread_id"])) as cur:
             if rows:  # writes for an archived checkpoint: it becomes rows again first
                 _archive.unarchive_from(cur, *rows[0][:3])
             cur.executemany(f"{verb} INTO sl_writes {WRITE_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)

@@ -1,6 +1,7 @@
 """Agent graphs (collect -> validate -> act), the supervisor, the registry and the hook protocol."""
 
 from ._agent import RESERVED_NAMES, Agent, build_agent_graph
+from ._direct import TASK as AGENT_TASK
 from ._hooks import (
     HOOK_METHODS,
     AgentSwitchedHook,
@@ -20,6 +21,7 @@ from ._runtime import install as install_runtime
 from ._supervisor import SUPERVISOR_GRAPH, build_supervisor
 
 __all__ = [
+    "AGENT_TASK",
     "HOOK_METHODS",
     "RESERVED_NAMES",
     "RUN_KEY",

@@ -153,6 +153,33 @@ def build_agent_graph(
     hooks = hooks or HookSet()
     if agent.graph is not None:
         return _plugin_graph(agent, hooks, checkpointer)
+    nodes = agent_nodes(agent, provider=provider, hooks=hooks, ledger=ledger, checkpointed=checkpointer is not False)
+    builder = StateGraph(ConversationState)
+    for node, fn in nodes.items():
+        if node in DESTINATIONS:
+            builder.add_node(node, fn, destinations=DESTINATIONS[node])
+        else:
+            builder.add_node(node, fn)
+    builder.add_edge(START, "collect")
+    for node, target in EDGES.items():
+        builder.add_edge(node, target)
+    return builder.compile(checkpointer=checkpointer, name=agent.name)
+
+
+DESTINATIONS: dict[str, tuple[str, ...]] = {"collect": ("validate", END), "validate": ("act", "validate", END)}
+"""Where each node's ``Command`` may go."""
+EDGES = {"act": END}
+"""Static edges: a node returning a plain dict goes here."""
+
+
+def agent_nodes(
+    agent: Agent, *, provider: ModelProvider, hooks: HookSet, ledger: EffectLedger | None, checkpointed: bool
+) -> dict[str, Callable[..., Any]]:
+    """``agent``'s instrumented node functions ``(state, config, runtime)``, by node name.
+
+    ``checkpointed=False``: the nodes run without checkpoints of their own (``act`` keys its
+    effects so that a re-run of the whole agent keeps them: see ``nodes.make_act``).
+    """
     assert agent.schema is not None and agent.act is not None  # checked at definition
     confirm = agent.confirm if agent.confirm is not None else getattr(provider, "name", "offline") != "offline"
     nodes = {
@@ -161,22 +188,11 @@ def build_agent_graph(
             agent.name, agent.schema, agent.description, approval=agent.approval, confirm=confirm
         ),
         "act": make_act(
-            agent.name, agent.schema, agent.act, ledger, checkpointed=checkpointer is not False,
+            agent.name, agent.schema, agent.act, ledger, checkpointed=checkpointed,
             tools=agent.tools, chat_model=getattr(provider, "chat_model", None),
         ),
     }
-    builder = StateGraph(ConversationState)
-    for node, fn in nodes.items():
-        wrapped = instrument(agent.name, node, _adapt(fn), hooks)
-        if node == "validate":
-            builder.add_node(node, wrapped, destinations=("act", "validate", END))
-        elif node == "collect":
-            builder.add_node(node, wrapped, destinations=("validate", END))
-        else:
-            builder.add_node(node, wrapped)
-    builder.add_edge(START, "collect")
-    builder.add_edge("act", END)
-    return builder.compile(checkpointer=checkpointer, name=agent.name)
+    return {node: instrument(agent.name, node, _adapt(fn), hooks) for node, fn in nodes.items()}
 
 
 def _plugin_graph(agent: Agent, hooks: HookSet, checkpointer: Any) -> CompiledStateGraph:

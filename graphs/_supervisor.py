@@ -8,6 +8,7 @@ from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
 from langgraph.types import Command
 from stateline.errors import SetupError
 from stateline.nodes import (
@@ -21,7 +22,8 @@ from stateline.nodes import (
     make_route,
 )
 
-from ._agent import Agent, _adapt, build_agent_graph
+from ._agent import EDGES, Agent, _adapt, agent_nodes, build_agent_graph
+from ._direct import DirectAgent
 from ._hooks import HookSet, instrument
 from ._registry import AgentRegistry
 from ._runtime import supported, transient_config
@@ -69,25 +71,37 @@ def build_supervisor(
 
 
 def _agent_node(agent: Agent, *, provider: ModelProvider, hooks: HookSet, ledger: EffectLedger | None) -> Any:
-    """The supervisor's node for ``agent``: its subgraph, checkpointed only if it needs it.
+    """The supervisor's node for ``agent``: its subgraph, or its nodes run in the node's task.
 
     An approval agent's subgraph inherits the supervisor's saver: ``interrupt()`` in
-    ``validate`` resumes from the subgraph's own checkpoint. Any other agent runs as one
-    supervisor task without checkpoints of its own: its namespace is new every turn, so
-    its checkpoints would store the whole conversation again per turn (its input and
-    ``messages``), more than half the cost of a turn. Nothing is lost by it: the
-    supervisor checkpoints before the agent starts and after it finishes, a crash
-    inside re-runs the agent task from ``collect`` (nodes are at-least-once) and
-    ``act``'s effects keep a key that is the same on the re-run (``make_act``), so the
-    ledger still runs each once. Inner nodes still report hooks and stream events.
+    ``validate`` resumes from the subgraph's own checkpoint; a plug-in graph runs as the
+    graph it is. Any other agent stores no checkpoints of its own: its namespace is new
+    every turn, so its checkpoints would store the whole conversation again per turn (its
+    input and ``messages``), more than half the cost of a turn. Nothing is lost by it: the
+    supervisor checkpoints before the agent starts and after it finishes, a crash inside
+    re-runs the agent task from ``collect`` (nodes are at-least-once) and ``act``'s effects
+    keep a key that is the same on the re-run (``make_act``), so the ledger still runs
+    each once. Such an agent's nodes run one after the other in the supervisor's task
+    (:class:`~graphs._direct.DirectAgent`), not as a second LangGraph run: the same
+    functions, reducers and hooks, a third less CPU per turn.
     """
     if agent.approval or not supported():  # another langgraph: see graphs._runtime
         return build_agent_graph(agent, provider=provider, hooks=hooks, ledger=ledger)
-    graph = build_agent_graph(agent, provider=provider, hooks=hooks, ledger=ledger, checkpointer=False)
+    if agent.graph is not None:  # a plug-in graph: its own LangGraph run, storing nothing
+        graph = build_agent_graph(agent, provider=provider, hooks=hooks, ledger=ledger, checkpointer=False)
 
-    def run_agent(state: ConversationState, config: RunnableConfig) -> Any:
+        def run_plugin(state: ConversationState, config: RunnableConfig) -> Any:
+            given = agent_view(state)
+            return changes(given, graph.invoke(given, transient_config(config)))
+
+        run_plugin.__name__ = agent.name
+        return run_plugin
+    direct = DirectAgent(agent.name, agent_nodes(agent, provider=provider, hooks=hooks, ledger=ledger,
+                                                 checkpointed=False), EDGES)
+
+    def run_agent(state: ConversationState, config: RunnableConfig, runtime: Runtime) -> Any:
         given = agent_view(state)
-        return changes(given, graph.invoke(given, transient_config(config)))
+        return changes(given, direct.invoke(given, config, runtime))
 
     run_agent.__name__ = agent.name
     return run_agent

@@ -19,7 +19,7 @@ from ._agents import DEFAULT_FAILURE_LIMIT, Lifecycle
 from ._cleanup import delete_thread_rows, existing_tables
 from ._effects import DurableLedger
 from ._hooks import LIFECYCLE_HOOK_METHODS, EffectHook, TransitionHook
-from ._leases import ThreadLeases
+from ._leases import LeaseHold, ThreadLeases
 from ._policy import RetryPolicy
 from ._queries import RUN_STATUSES, RunLog, run_detail
 from ._records import (
@@ -73,6 +73,7 @@ __all__ = [
     "RunStatus",
     "Runner",
     "StepEvent",
+    "LeaseHold",
     "ThreadLeases",
     "Tracker",
     "Transition",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 from stateline.checkpointing import Database, now
 from stateline.errors import ThreadBusyError
@@ -49,21 +51,47 @@ class ThreadLeases:
         return owner if taken else None
 
     def release(self, thread_id: str, owner: str) -> None:
-        self._write("DELETE FROM thread_leases WHERE thread_id = ? AND owner = ?", (thread_id, owner))
+        self._write(_RELEASE, (thread_id, owner))
 
     @contextmanager
-    def held(self, thread_id: str) -> Iterator[None]:
-        """Hold ``thread_id``'s lease for the block; ThreadBusyError (nothing done) if a live holder has it."""
+    def held(self, thread_id: str) -> Iterator[LeaseHold]:
+        """Hold ``thread_id``'s lease for the block; ThreadBusyError (nothing done) if a live holder has it.
+
+        The block may end the hold early inside a transaction of its own
+        (:meth:`LeaseHold.release_in`: the turn core does it in the run's finish record,
+        saving a commit per turn); otherwise it is released when the block ends.
+        """
         owner = self.acquire(thread_id)
         if owner is None:
             raise ThreadBusyError(thread_id)
+        hold = LeaseHold(thread_id, owner)
         try:
-            yield
+            yield hold
         finally:
-            self.release(thread_id, owner)
+            if not hold.released:
+                self.release(thread_id, owner)
 
     def _write(self, sql: str, params: tuple) -> int:
         """A lease write without its own fsync (SQLite): a lease only matters while its holder
         lives, and a power loss that could drop the row also ends every holder on this host."""
         with self._db.transaction(durable=False) as tx:
             return tx.execute(sql, params).rowcount
+
+
+_RELEASE = "DELETE FROM thread_leases WHERE thread_id = ? AND owner = ?"
+
+
+@dataclass
+class LeaseHold:
+    """This process's hold on one thread's lease (from :meth:`ThreadLeases.held`)."""
+
+    thread_id: str
+    """The thread."""
+    owner: str
+    """The lease row's owner token."""
+    released: bool = False
+    """Set by the caller of :meth:`release_in` once that transaction committed."""
+
+    def release_in(self, tx: Any) -> None:
+        """Delete the lease row inside ``tx`` (the caller sets ``released`` once it committed)."""
+        tx.execute(_RELEASE, (self.thread_id, self.owner))

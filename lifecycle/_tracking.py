@@ -6,15 +6,17 @@ needs (LangGraph #8764). If it cannot be written, nothing runs. Events go to the
 database as the checkpoints.
 
 Run rows are committed durably (a run started with ``durability="sync"``: by the run's
-first durable commit, see ``open_run``). Step events are committed as they happen but
-without their own fsync (``transaction(durable=False)``): they survive a
-process crash at once, and a power loss once the step's checkpoint, committed durably
-right after the node, syncs the file. Each saved ~0.7 ms of a turn's wall time.
+first durable commit, see ``open_run``). Step events cost no commit of their own: on
+SQLite they ride along with the thread's next checkpoint write (the node's task writes,
+made right after the node: ``checkpointing._riders``), so a step's events are stored in
+the same transaction as the step; what is left at the end goes with the run's finish
+record. Elsewhere (PostgreSQL) each flush is its own transaction without an fsync of its own.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from stateline.checkpointing import Database, now
@@ -24,7 +26,14 @@ from ._policy import RetryPolicy
 from ._schema import ensure_schema
 
 _MAX_TEXT = 2000
+_INSERT_EVENT = (
+    "INSERT INTO tracking_events(run_id, seq, at, kind, graph, node, duration_s, error_type, "
+    "error_message, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SET_AGENT = "UPDATE tracking_runs SET agent = ? WHERE run_id = ? AND agent IS NULL"
 SUPERVISOR = "supervisor"
+ACT = "act"
+"""The agent node that runs actions (effects): what ran before it is stored before it starts."""
 
 
 def _clip(text: str | None) -> str | None:
@@ -57,6 +66,7 @@ class Tracker:
         self._new_agent: dict[str, str] = {}
         self._agent_seen: set[str] = set()
         self._current: dict[str, str] = {}  # thread -> run in flight in this process
+        self._thread_of: dict[str, str] = {}  # run in flight -> its thread
         ensure_schema(db)
 
     def current_run(self, thread_id: str) -> str | None:
@@ -86,18 +96,31 @@ class Tracker:
         with self._lock:
             self._seq[run_id] = 0
             self._current[thread_id] = run_id
+            self._thread_of[run_id] = thread_id
         if kind != "turn":
             self.event(run_id, "resumed", detail=f"{kind} of {parent_run_id}" if parent_run_id else kind)
 
-    def close_run(self, *, run_id: str, thread_id: str, status: str, error: BaseException | None, **_: Any) -> None:
+    def close_run(
+        self, *, run_id: str, thread_id: str, status: str, error: BaseException | None,
+        also: Callable[[Any], None] | None = None, **_: Any,
+    ) -> None:
+        """Record the run's end, durably, with its last step events; ``also(tx)`` writes more in
+        the same transaction (the turn core releases the thread's lease there)."""
         with self._lock:
             rows, agent = self._take(run_id)
             self._seq.pop(run_id, None)
+            self._thread_of.pop(run_id, None)
             self._agent_seen.discard(run_id)
             if self._current.get(thread_id) == run_id:
                 del self._current[thread_id]
+        riding = self._db.take_riding(thread_id)
         with self._db.transaction() as tx:
+            for sql, params in riding:
+                for row in params:
+                    tx.execute(sql, row)
             self._write(tx, run_id, rows, agent)
+            if also is not None:
+                also(tx)
             tx.execute(
                 "UPDATE tracking_runs SET status = ?, ended_at = ?, error_type = ?, error_message = ?, transient = ? "
                 "WHERE run_id = ? AND status = 'running'",
@@ -135,7 +158,10 @@ class Tracker:
             if not flush and self.batch:
                 return
             rows, agent = self._take(run_id)
-        with self._db.transaction(durable=False) as tx:  # see the module docstring
+            thread_id = self._thread_of.get(run_id)
+        if thread_id is not None and self._db.ride_along(thread_id, self._statements(run_id, rows, agent)):
+            return  # stored with the thread's next checkpoint write (see the module docstring)
+        with self._db.transaction(durable=False) as tx:
             self._write(tx, run_id, rows, agent)
 
     def _take(self, run_id: str) -> tuple[list[tuple], str | None]:
@@ -143,15 +169,18 @@ class Tracker:
         return self._pending.pop(run_id, []), self._new_agent.pop(run_id, None)
 
     @staticmethod
-    def _write(tx: Any, run_id: str, rows: list[tuple], agent: str | None) -> None:
-        for row in rows:
-            tx.execute(
-                "INSERT INTO tracking_events(run_id, seq, at, kind, graph, node, duration_s, error_type, "
-                "error_message, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
+    def _statements(run_id: str, rows: list[tuple], agent: str | None) -> list[tuple[str, list[tuple]]]:
+        """The writes of buffered events (and of the run's first agent) as (SQL, rows) pairs."""
+        out: list[tuple[str, list[tuple]]] = [(_INSERT_EVENT, rows)] if rows else []
         if agent is not None:
-            tx.execute("UPDATE tracking_runs SET agent = ? WHERE run_id = ? AND agent IS NULL", (agent, run_id))
+            out.append((_SET_AGENT, [(agent, run_id)]))
+        return out
+
+    @classmethod
+    def _write(cls, tx: Any, run_id: str, rows: list[tuple], agent: str | None) -> None:
+        for sql, params in cls._statements(run_id, rows, agent):
+            for row in params:
+                tx.execute(sql, row)
 
     def _note_agent(self, run_id: str | None, graph: str) -> None:
         if run_id is None or graph == SUPERVISOR:
@@ -164,6 +193,30 @@ class Tracker:
     def node_started(self, *, run_id: str | None, graph: str, node: str, **_: Any) -> None:
         self._note_agent(run_id, graph)
         self.event(run_id, "started", graph=graph, node=node, flush=False)
+        if node == ACT and graph != SUPERVISOR:
+            self._store_now(run_id)
+
+    def _store_now(self, run_id: str | None) -> None:
+        """Write the run's buffered and riding events in a transaction of their own (no fsync).
+
+        Before an agent's ``act``, the one node that reaches outside the process: an agent
+        without checkpoints of its own makes no write of its own between its nodes, so
+        without this a crash inside ``act`` would leave no trace of the ``collect`` and
+        ``validate`` that ran before it in the run's timeline.
+        """
+        if run_id is None or not self.steps:
+            return
+        with self._lock:
+            rows, agent = self._take(run_id)
+            thread_id = self._thread_of.get(run_id)
+        riding = self._db.take_riding(thread_id) if thread_id is not None else []
+        if not rows and agent is None and not riding:
+            return
+        with self._db.transaction(durable=False) as tx:
+            for sql, params in riding:
+                for row in params:
+                    tx.execute(sql, row)
+            self._write(tx, run_id, rows, agent)
 
     def node_finished(self, *, run_id: str | None, graph: str, node: str, duration_s: float, **_: Any) -> None:
         self.event(run_id, "finished", graph=graph, node=node, duration_s=duration_s)

@@ -177,22 +177,22 @@ class App:
         already stored is refused: the same turn is never accepted twice.
         """
         req = self.core.request(thread_id, message=message, user_id=user_id, run_id=run_id, needs_message=True)
-        with self.core.leased(req.thread_id):
+        with self.core.leased(req.thread_id) as hold:
             admission = self.core.admit(req)
             assert admission.step is not None
-            turn = self.core.invoke(admission.step)
+            turn = self.core.invoke(admission.step, release=hold)
         return _with(turn, resumed=admission.previous == "resumed", previous=admission.previous)
 
     def resume(self, thread_id: str, *, user_id: str | None = None, decision: Any = None) -> Turn:
         """Finish an interrupted or failed turn (``invoke(None)``), or answer a waiting one with ``decision``
         (``{"action": "approve" | "reject" | "edit", "fields": {...}}``)."""
         req = self.core.request(thread_id, decision=decision, user_id=user_id)
-        with self.core.leased(req.thread_id):
+        with self.core.leased(req.thread_id) as hold:
             admission = self.core.admit(req)
             if admission.step is None:  # settling finished the unfinished turn
                 acted = [a for a in admission.settled if a.run_id]
                 return _with(self.core.current_turn(req.thread_id, acted[-1].run_id if acted else ""), resumed=True)
-            return self.core.invoke(admission.step)
+            return self.core.invoke(admission.step, release=hold)
 
     # -- reading --------------------------------------------------------------
     def status(self, thread_id: str) -> str:

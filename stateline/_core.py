@@ -51,6 +51,7 @@ from stateline.errors import (
     WorkflowMismatchError,
 )
 from stateline.graphs import AgentRegistry
+from stateline.lifecycle import LeaseHold
 
 from ._convert import interrupt_value, replies_after_last_user, thread_status
 from ._ids import check_id, check_message, new_id
@@ -168,10 +169,14 @@ class TurnCore:
 
     # -- 2. lease -------------------------------------------------------------------------
     @contextmanager
-    def leased(self, thread_id: str) -> Iterator[None]:
-        """Hold the thread's lease for the block; ThreadBusyError (nothing done) if it is held."""
-        with self.app.ops.recovery.leases.held(thread_id):
-            yield
+    def leased(self, thread_id: str) -> Iterator[LeaseHold]:
+        """Hold the thread's lease for the block; ThreadBusyError (nothing done) if it is held.
+
+        Pass the hold to the block's last step (``invoke(step, release=hold)``): the lease is
+        then released in that run's finish record, one transaction instead of two.
+        """
+        with self.app.ops.recovery.leases.held(thread_id) as hold:
+            yield hold
 
     # -- 3 + 4. settle and check (lease held) ----------------------------------------------
     def admit(self, req: Request) -> Admission:
@@ -337,30 +342,43 @@ class TurnCore:
         """Write the run row (fail-closed: an error here propagates and nothing runs), then tell observers."""
         app = self.app
         track: dict[str, Any] = {"kind": step.kind, "parent_run_id": step.parent_run_id, "attempt": step.attempt}
-        app.ops.tracker.open_run(
-            run_id=step.run_id, thread_id=step.thread_id, input=step.input, user_id=step.user_id,
-            durability=app.durability, **track,
-        )
+        # the run row and the thread index in one commit (without an fsync of its own under
+        # durability="sync": the run's first durable commit to the file syncs it, see Tracker.open_run)
+        with app.database.transaction(durable=app.durability != "sync"):
+            app.ops.tracker.open_run(
+                run_id=step.run_id, thread_id=step.thread_id, input=step.input, user_id=step.user_id,
+                durability=app.durability, **track,
+            )
+            if step.kind == "turn":
+                app.threads.touch(step.thread_id, user_id=step.user_id, workflow=app.workflow)
         if step.fresh:
             app.database.saver.delete_thread(step.thread_id)
-        if step.kind == "turn":
-            app.threads.touch(step.thread_id, user_id=step.user_id, workflow=app.workflow)
         app.hooks.emit(
             "run_started", run_id=step.run_id, thread_id=step.thread_id, input=step.input, user_id=step.user_id,
             durability=app.durability, **track,
         )
 
-    def close_run(self, step: Step, status: str, error: BaseException | None) -> None:
-        """Record the finish. If that write fails the turn still happened (its checkpoints are
-        stored): the row stays ``running`` and the next settle of the thread closes it."""
+    def close_run(
+        self, step: Step, status: str, error: BaseException | None, release: LeaseHold | None = None
+    ) -> None:
+        """Record the finish (and release the lease ``release`` in the same transaction). If that
+        write fails the turn still happened (its checkpoints are stored): the row stays
+        ``running``, the lease is released when the lease block ends, and the next settle of
+        the thread closes the row."""
         try:
-            self.app.ops.tracker.close_run(run_id=step.run_id, thread_id=step.thread_id, status=status, error=error)
+            self.app.ops.tracker.close_run(
+                run_id=step.run_id, thread_id=step.thread_id, status=status, error=error,
+                also=None if release is None else release.release_in,
+            )
+            if release is not None:
+                release.released = True
         except Exception:  # noqa: BLE001 - see the docstring
             log.exception("could not record the end of run %s; the next turn of the thread closes it", step.run_id)
         self.app.hooks.emit("run_finished", run_id=step.run_id, thread_id=step.thread_id, status=status, error=error)
 
-    def invoke(self, step: Step) -> Turn:
-        """The invoke adapter: run ``step`` to its end and return the replies."""
+    def invoke(self, step: Step, release: LeaseHold | None = None) -> Turn:
+        """The invoke adapter: run ``step`` to its end and return the replies (``release``: the
+        lease hold to end with the run's finish record, when this is the block's last step)."""
         app = self.app
         self.open_run(step)
         # one fsync for the turn's checkpoints: the run's finish record (a durable commit)
@@ -371,13 +389,13 @@ class TurnCore:
             except GraphInterrupt:
                 result = None
             except BaseException as exc:
-                self.close_run(step, "failed", exc)
+                self.close_run(step, "failed", exc, release)
                 raise
             finished = isinstance(result, dict) and "__interrupt__" not in result and result.get("messages") is not None
             snapshot = None if finished else step.graph.get_state({"configurable": {"thread_id": step.thread_id}})
             waiting = snapshot is not None and thread_status(snapshot) == "waiting"
             status = "waiting" if waiting else "completed"
-            self.close_run(step, status, None)
+            self.close_run(step, status, None, release)
         values = result if snapshot is None else (snapshot.values or (result or {}))
         return turn_from(step.thread_id, step.run_id, status, values, snapshot if waiting else None)
 

@@ -22,6 +22,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.types import StreamMode
 
 from stateline.checkpointing import now
+from stateline.graphs import AGENT_TASK
 from stateline.nodes import CHUNK, FALLBACK, SUPERVISOR
 
 from ._convert import thread_status
@@ -41,6 +42,8 @@ from ._events import (
 )
 
 if TYPE_CHECKING:
+    from stateline.lifecycle import LeaseHold
+
     from ._app import App
 
 T = TypeVar("T")
@@ -71,6 +74,8 @@ class EventTranslator:
         if mode == "custom":
             if isinstance(data, dict) and data.get("kind") == CHUNK:
                 return [self._ev(ContentChunk, agent=data["agent"], text=data["text"])]
+            if isinstance(data, dict) and data.get("kind") == AGENT_TASK:  # an agent's node run in its task
+                return self._task((f"{data['agent']}:",), data)
             return []
         if mode == "updates":
             if namespace or not isinstance(data, dict) or "__interrupt__" not in data:
@@ -236,7 +241,7 @@ def stream_turn(
     core = app.core
     req = core.request(thread_id, message=message, decision=decision, user_id=user_id, max_chars=max_chars)
     lease = core.leased(req.thread_id)
-    lease.__enter__()
+    hold = lease.__enter__()
     try:
         admission = core.admit(req)
         previous = _last_agent(app, req.thread_id)
@@ -244,7 +249,7 @@ def stream_turn(
     except BaseException as exc:
         lease.__exit__(type(exc), exc, exc.__traceback__)
         raise
-    return TurnStream(_produce(app, admission, previous, settled), lambda: lease.__exit__(None, None, None))
+    return TurnStream(_produce(app, admission, previous, settled, hold), lambda: lease.__exit__(None, None, None))
 
 
 def _settled_replies(app: App, admission: Admission) -> list[Any]:
@@ -273,7 +278,9 @@ def _lead(admission: Admission) -> Resumed | None:
     return None
 
 
-def _produce(app: App, admission: Admission, previous: str | None, settled: list[Any]) -> Generator[Any, None, None]:
+def _produce(
+    app: App, admission: Admission, previous: str | None, settled: list[Any], hold: LeaseHold
+) -> Generator[Any, None, None]:
     step = admission.step
     if step is None:  # admission finished the unfinished turn: say so and end
         acted = [a for a in admission.settled if a.run_id]
@@ -286,7 +293,7 @@ def _produce(app: App, admission: Admission, previous: str | None, settled: list
     if settled and lead is not None:
         yield from event_log(app).append(step.thread_id, [lead, *settled])
         lead = None
-    yield from _run(app, step, lead, previous)
+    yield from _run(app, step, lead, previous, hold)
 
 
 def _last_agent(app: App, thread_id: str) -> str | None:
@@ -295,37 +302,38 @@ def _last_agent(app: App, thread_id: str) -> str | None:
     return trail[-1] if trail else None
 
 
-def _run(app: App, step: Step, lead: Any, previous: str | None) -> Generator[Any, None, str]:
-    """The stream adapter of the turn core: one tracked run, its events stored and yielded."""
+def _run(app: App, step: Step, lead: Any, previous: str | None, hold: LeaseHold) -> Generator[Any, None, str]:
+    """The stream adapter of the turn core: one tracked run, its events stored and yielded.
+
+    The graph is pulled inside ``deferred_checkpoints`` blocks that end before anything is
+    yielded: the checkpoints of a stretch of the run commit without an fsync each, the
+    block's end (or the durable store of the events that follow) syncs them, and only then
+    does a client see what that stretch produced. So, as for ``send``, nothing a client was
+    shown can be lost by a power loss, at one fsync per flush instead of one per checkpoint.
+    """
     core, log, thread_id = app.core, event_log(app), step.thread_id
     tools = {a.name: getattr(a.act, "__name__", "act") for a in app.registry.list()}
     tr = EventTranslator(thread_id, step.run_id, tools, previous)
     core.open_run(step)  # fail-closed: raises before anything runs
     pending: list[Any] = [lead.model_copy(update={"run_id": step.run_id})] if lead is not None else []
-    last_flush = time.monotonic()
-
-    def flush() -> list[Any]:
-        nonlocal pending, last_flush
-        stored = log.append(thread_id, pending)
-        pending = []
-        last_flush = time.monotonic()
-        return stored
-
+    items = iter(step.graph.stream(
+        step.payload, core.config(step), stream_mode=STREAM_MODES, subgraphs=True, durability=app.durability
+    ))
     error: BaseException | None = None
     try:
-        for namespace, mode, data in step.graph.stream(
-            step.payload, core.config(step), stream_mode=STREAM_MODES, subgraphs=True, durability=app.durability
-        ):
-            events = tr.feed(namespace, mode, data)  # type: ignore[arg-type]  # stream() is typed dict | Any
-            pending.extend(events)
-            urgent = any(not isinstance(e, ContentChunk) for e in events)
-            if pending and (urgent or time.monotonic() - last_flush >= FLUSH_SECONDS):
-                yield from flush()
+        done = False
+        while not done:
+            with app.database.deferred_checkpoints():
+                done = _pull(items, tr, pending)
+            if pending:
+                yield from log.append(thread_id, pending)
+                pending = []
     except Exception as exc:  # noqa: BLE001 - a failed run is reported as events, the thread stays resumable
         error = exc
         pending.extend(tr.crashed(exc))
     except BaseException as exc:  # the consumer closed the stream, or the process is stopping
-        core.close_run(step, "failed", exc)
+        _close(items)
+        core.close_run(step, "failed", exc, hold)
         raise
     after = step.graph.get_state({"configurable": {"thread_id": thread_id}}, subgraphs=True)
     state = thread_status(after)
@@ -334,10 +342,29 @@ def _run(app: App, step: Step, lead: Any, previous: str | None) -> Generator[Any
         pending.extend(tr.crashed(RuntimeError("a node failed")))
     pending.append(tr._ev(ConversationEnd, status=outcome, agent=tr.current))
     try:
-        yield from flush()
+        yield from log.append(thread_id, pending)
     finally:
-        core.close_run(step, outcome, error)
+        core.close_run(step, outcome, error, hold)
     return outcome
+
+
+def _pull(items: Iterator[Any], tr: EventTranslator, pending: list[Any]) -> bool:
+    """Feed graph stream items to ``tr`` until there is something to hand on: any event but a
+    chunk at once, chunks at least every ``FLUSH_SECONDS``. True once the stream is exhausted."""
+    started = time.monotonic()
+    for namespace, mode, data in items:
+        events = tr.feed(namespace, mode, data)
+        pending.extend(events)
+        urgent = any(not isinstance(e, ContentChunk) for e in events)
+        if pending and (urgent or time.monotonic() - started >= FLUSH_SECONDS):
+            return False
+    return True
+
+
+def _close(items: Iterator[Any]) -> None:
+    close = getattr(items, "close", None)
+    if close is not None:
+        close()
 
 
 # -- asyncio --------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stateline.graphs import run_config
+from stateline.graphs import AGENT_TASK, run_config
 
 from stateline import App
 
@@ -12,16 +12,17 @@ MESSAGES = ("I want to order: item teapot", "quantity 2", "size large")
 
 
 def _agent_message_counts(app: App, thread: str, text: str) -> list[int]:
-    """Lengths of ``messages`` in every state the orders agent's run streamed during one turn."""
+    """Lengths of ``messages`` in the state each of the orders agent's nodes was handed during one turn
+    (its inner tasks, streamed as ``custom`` items: the agent's nodes run in the supervisor's task)."""
     from langchain_core.messages import HumanMessage
 
     counts = []
     config = run_config({"thread_id": thread, "run_id": f"view-{text}"})
-    for ns, values in app.graph.stream(
-        {"messages": [HumanMessage(text)]}, config, stream_mode="values", subgraphs=True, durability="sync"
+    for _ns, item in app.graph.stream(
+        {"messages": [HumanMessage(text)]}, config, stream_mode="custom", subgraphs=True, durability="sync"
     ):
-        if ns and ns[-1].startswith("orders"):
-            counts.append(len(values.get("messages") or []))
+        if isinstance(item, dict) and item.get("kind") == AGENT_TASK and item["agent"] == "orders" and "input" in item:
+            counts.append(len(item["input"].get("messages") or []))
     return counts
 
 

@@ -85,8 +85,8 @@ class Crasher:
         if transaction is not None:
 
             @contextmanager
-            def crashing_transaction(*, write: bool, durable: bool = True) -> Any:
-                with transaction(write=write, durable=durable) as cur:
+            def crashing_transaction(*, write: bool, durable: bool = True, **more: Any) -> Any:
+                with transaction(write=write, durable=durable, **more) as cur:
                     yield cur
                     if write:
                         self.hit("checkpoint:commit")  # rows written, transaction not yet committed
