@@ -39,6 +39,8 @@ from ._pg_layout import (
     NAMED_VERSIONS_SQL,
     SETUP_SQL,
     _defer_blob_deletes,
+    cached_lists,
+    chain_rows,
     split_rows,
     split_values,
 )
@@ -99,10 +101,7 @@ class StatelineAsyncPostgresSaver(AsyncPostgresSaver):
                     (*key, candidates),
                 )
                 existing = {r["version"] for r in await cur.fetchall()}
-            chain: list[tuple] = []
-            if view is not None and view.exposed and view.private is None and view.tip is not None:
-                chain = await self._chain(cur, key, view.tip)
-            row = self.lists.encode(self.serde, key, version, value, existing.__contains__, lambda _tip: chain)
+            row = self.lists.encode(self.serde, key, version, value, existing.__contains__)
         else:
             row = (*self.serde.dumps_typed(value), None, None)
         await cur.execute(_INSERT_BLOB_SQL, (*key, version, *row))
@@ -112,27 +111,17 @@ class StatelineAsyncPostgresSaver(AsyncPostgresSaver):
     @staticmethod
     async def _chain(cur: Any, key: Key, version: str) -> list[tuple]:
         await cur.execute(_CHAIN_SQL, (*key, version, *key))
-        return [(r["version"], r["type"], r["blob"], r["length"]) for r in await cur.fetchall()]
+        return chain_rows(await cur.fetchall())
 
     # -- reading -------------------------------------------------------------------
     async def _load_checkpoint_tuple(self, value: Any) -> CheckpointTuple:
         plain, lists = split_rows(value["channel_values"])
         result = await super()._load_checkpoint_tuple({**value, "channel_values": plain})
         if lists:
-            versions = value["checkpoint"]["channel_versions"]
-            values: dict[str, Any] = {}
-            for channel, type_, blob, base, length in lists:
-                key, version = (value["thread_id"], value["checkpoint_ns"], channel), str(versions[channel])
-                cached = self.lists.cached(key, version)
-                if cached is not None:
-                    values[channel] = cached
-                    continue
-                if base is None:
-                    rows = [(version, type_, blob, length)]
-                else:
-                    async with self._side_cursor() as cur:
-                        rows = await self._chain(cur, key, version)
-                values[channel] = self.lists.rebuild(self.serde, key, rows)
+            values, chains = cached_lists(self.lists, self.serde, value, lists, None)
+            for channel, key, version in chains:
+                async with self._side_cursor() as cur:
+                    values[channel] = self.lists.rebuild(self.serde, key, await self._chain(cur, key, version))
             result.checkpoint["channel_values"].update(values)
         return result
 

@@ -14,7 +14,7 @@ from langgraph.checkpoint.postgres.base import PRUNE_BLOBS_SQL, SELECT_SQL
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 
-from ._lists import Key
+from ._lists import Handouts, Key, ListViews
 
 LIST_PAGE = 16
 """Checkpoints fetched per ``list`` query."""
@@ -130,6 +130,31 @@ def split_rows(rows: Sequence[Any] | None) -> tuple[list[Any], list[tuple[str, s
         if len(r) >= 5 and r[4]
     ]
     return plain, lists
+
+
+def cached_lists(
+    lists: ListViews, serde: SerializerProtocol, value: Any, rows: Sequence[tuple], memo: Handouts | None
+) -> tuple[dict[str, Any], list[tuple[str, Key, str]]]:
+    """The list values of checkpoint row ``value`` known without a query (cached, or stored
+    whole in their own row), and the (channel, key, version) whose delta chain must be read."""
+    versions = value["checkpoint"]["channel_versions"]
+    values: dict[str, Any] = {}
+    chains: list[tuple[str, Key, str]] = []
+    for channel, type_, blob, base, length in rows:
+        key, version = (value["thread_id"], value["checkpoint_ns"], channel), str(versions[channel])
+        cached = lists.cached(key, version, memo)
+        if cached is not None:
+            values[channel] = cached
+        elif base is None:
+            values[channel] = lists.rebuild(serde, key, [(version, type_, blob, length)], memo)
+        else:
+            chains.append((channel, key, version))
+    return values, chains
+
+
+def chain_rows(rows: Sequence[Any]) -> list[tuple[str, str, bytes | None, int]]:
+    """``_CHAIN_SQL``'s dict rows as the (version, type, payload, length) ``ListViews.rebuild`` takes."""
+    return [(r["version"], r["type"], r["blob"], r["length"]) for r in rows]
 
 
 def group_sends(values: Sequence[Any]) -> dict[str, list[str]]:

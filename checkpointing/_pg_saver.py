@@ -63,12 +63,14 @@ from ._pg_layout import (  # noqa: F401 - MIGRATIONS, UnboxingSerde re-exported
     _defer_blob_deletes,
     _is_primitive,
     attach_sends,
+    cached_lists,
+    chain_rows,
     group_sends,
     split_rows,
     split_values,
 )
 from ._saver_async import ThreadedAsyncMixin
-from ._values import Key, ListViews, with_bases
+from ._values import Handouts, Key, ListViews, with_bases
 
 
 class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
@@ -123,13 +125,7 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
     def _put_blob(self, cur: psycopg.Cursor[Any], key: Key, version: str, value: Any) -> None:
         row: tuple[str, bytes, str | None, int | None]
         if type(value) is list:
-            row = self.lists.encode(
-                self.serde, key, version, value, lambda base: _blob_exists(cur, key, base),
-                lambda tip: [
-                    (r["version"], r["type"], r["blob"], r["length"])
-                    for r in cur.execute(_CHAIN_SQL, (*key, tip, *key)).fetchall()
-                ],
-            )  # fmt: skip
+            row = self.lists.encode(self.serde, key, version, value, lambda base: _blob_exists(cur, key, base))
         else:
             row = (*self.serde.dumps_typed(value), None, None)
         cur.execute(_INSERT_BLOB_SQL, (*key, version, *row))
@@ -190,39 +186,25 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
                     self._migrate_pending_sends(sends["sends"], value["checkpoint"], value["channel_values"])
         return self._load_checkpoint_tuple(value)
 
-    def _load_checkpoint_tuple(self, value: Any) -> CheckpointTuple:
-        """Stock's, with list values rebuilt from their delta chains (or the cache)."""
+    def _load_checkpoint_tuple(self, value: Any, memo: Handouts | None = None) -> CheckpointTuple:
+        """Stock's, with list values rebuilt from their delta chains (or the cache); ``memo``:
+        the copies of one reader (a ``list`` walk), else this tuple's own."""
         plain, lists = split_rows(value["channel_values"])
         result = super()._load_checkpoint_tuple({**value, "channel_values": plain})
         if lists:
-            versions = value["checkpoint"]["channel_versions"]
-            result.checkpoint["channel_values"].update(
-                self._load_lists(None, value["thread_id"], value["checkpoint_ns"], versions, lists)
-            )
+            result.checkpoint["channel_values"].update(self._load_lists(None, value, lists, memo))
         return result
 
     def _load_lists(
-        self, cur: psycopg.Cursor[Any] | None, thread_id: str, ns: str, versions: Any, rows: Sequence[tuple]
+        self, cur: psycopg.Cursor[Any] | None, value: Any, rows: Sequence[tuple], memo: Handouts | None = None
     ) -> dict[str, Any]:
-        """Values of list rows (channel, type, payload, base version, length) at ``versions``."""
-        values: dict[str, Any] = {}
-        chains: list[tuple[str, Key, str]] = []
-        for channel, type_, blob, base, length in rows:
-            key, version = (thread_id, ns, channel), str(versions[channel])
-            cached = self.lists.cached(key, version)
-            if cached is not None:
-                values[channel] = cached
-            elif base is None:
-                values[channel] = self.lists.rebuild(self.serde, key, [(version, type_, blob, length)])
-            else:
-                chains.append((channel, key, version))
+        """Values of checkpoint row ``value``'s list rows (channel, type, payload, base version, length)."""
+        values, chains = cached_lists(self.lists, self.serde, value, rows, memo)
         if chains:
             with self._cursor() if cur is None else nullcontext(cur) as c:
                 for channel, key, version in chains:
                     chain = c.execute(_CHAIN_SQL, (*key, version, *key)).fetchall()
-                    values[channel] = self.lists.rebuild(
-                        self.serde, key, [(r["version"], r["type"], r["blob"], r["length"]) for r in chain]
-                    )
+                    values[channel] = self.lists.rebuild(self.serde, key, chain_rows(chain), memo)
         return values
 
     def list(
@@ -237,6 +219,7 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
         where, params = self._search_where(config, filter, before)
         remaining = limit
         after: tuple[str, str, str] | None = None
+        memo: Handouts = {}  # one walk is one reader: each list item copied once
         while remaining is None or remaining > 0:
             size = LIST_PAGE if remaining is None else min(LIST_PAGE, remaining)
             page_where, page_params = where, list(params)
@@ -255,7 +238,7 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
                     sends = cur.execute(self.SELECT_PENDING_SENDS_SQL, (thread_id, parents)).fetchall()
                     attach_sends(self, rows, thread_id, sends)
             for row in rows:
-                yield self._load_checkpoint_tuple(row)
+                yield self._load_checkpoint_tuple(row, memo)
             if len(rows) < size:
                 return
             last = rows[-1]
@@ -299,7 +282,8 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
                     for b in blobs
                     if b["length"] is not None
                 ]
-                values.update(self._load_lists(cur, thread_id, "", versions, lists))
+                head = {"thread_id": thread_id, "checkpoint_ns": "", "checkpoint": checkpoint}
+                values.update(self._load_lists(cur, head, lists))
             checkpoint["channel_values"] = values
             return checkpoint, bool(row["has_writes"])
 

@@ -70,7 +70,7 @@ from ._saver_rows import (
 )
 from ._segments import SegmentCache
 from ._serde import FastReadSerializer
-from ._values import ValueStore, collect_garbage
+from ._values import Handouts, ValueStore, collect_garbage
 from ._walsync import WalSync, wal_sync_for
 
 _WRITES_SQL = (
@@ -271,9 +271,10 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         one_ns = config is not None and config["configurable"].get("checkpoint_ns") is not None
         remaining = limit
         after: tuple[str, ...] | None = None
+        memo: Handouts = {}  # one walk is one reader: each list item copied once
         while remaining is None or remaining > 0:
             size = LIST_PAGE if remaining is None else min(LIST_PAGE, remaining)
-            page = self._list_page(where, params, after, size, scope)
+            page = self._list_page(where, params, after, size, scope, memo)
             yield from page
             if len(page) < size:
                 return
@@ -290,6 +291,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         after: tuple[str, ...] | None,
         size: int,
         scope: tuple[str | None, str | None, str | None],
+        memo: Handouts,
     ) -> builtins.list[CheckpointTuple]:
         """One page of live rows merged with the archived checkpoints that sort among them."""
         params = list(params)
@@ -312,15 +314,18 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             archived = _archive.page(cur, self.segments, scope, where, params, [m[0] for m in merged], size)
             merged += [(key, row, segment.pending(row[2])) for key, (row, segment, _) in archived]
             merged.sort(key=lambda m: m[0], reverse=True)
-            return [self._tuple(cur, row, writes) for _, row, writes in merged[:size]]
+            return [self._tuple(cur, row, writes, memo) for _, row, writes in merged[:size]]
 
-    def _tuple(self, cur: sqlite3.Cursor, row: tuple, writes: builtins.list | None = None) -> CheckpointTuple:
-        """The tuple of a checkpoint row; ``writes`` given for an archived one (else read)."""
+    def _tuple(
+        self, cur: sqlite3.Cursor, row: tuple, writes: builtins.list | None = None, memo: Handouts | None = None
+    ) -> CheckpointTuple:
+        """The tuple of a checkpoint row; ``writes`` given for an archived one (else read);
+        ``memo``: the list copies of one reader (a ``list`` walk), else this tuple's own."""
         thread_id, ns, checkpoint_id, parent_id, type_, blob, metadata = row
         checkpoint = {"id": checkpoint_id, **self.codec.loads_typed((type_, blob))}
         inline = checkpoint.get("channel_values") or {}
         stored = {k: v for k, v in checkpoint["channel_versions"].items() if k not in inline}
-        checkpoint["channel_values"] = {**inline, **self.values.read(cur, thread_id, ns, stored)}
+        checkpoint["channel_values"] = {**inline, **self.values.read(cur, thread_id, ns, stored, memo)}
         if writes is None:
             writes = cur.execute(_WRITES_SQL, (thread_id, ns, checkpoint_id)).fetchall()
         return CheckpointTuple(
