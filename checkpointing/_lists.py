@@ -173,7 +173,7 @@ def handout(items: Sequence[Any]) -> list[Any]:
     return [v if type(v) in _IMMUTABLE else fresh(v) for v in items]
 
 
-Handouts = dict
+Handouts = dict[Key, tuple["_ListView", list[Any]]]
 """One reader's copies, ``Key`` -> (view, copies of its leading items): a ``list()`` walk
 passes one, so each item is copied once for every checkpoint the walk yields."""
 
@@ -342,6 +342,7 @@ class ListViews:
             prefix = view.common_prefix(new)
         except Exception:  # noqa: BLE001 - items whose == raises (numpy arrays): store in full
             return None, 0, {}
+        base: str | None
         if view.tip is not None and prefix == len(view.items):
             base = view.tip
             lengths = dict(view.lengths)  # every stored prefix of items is a prefix of new
