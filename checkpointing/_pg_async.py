@@ -16,11 +16,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import CheckpointTuple, DeltaChannelHistory, get_serializable_checkpoint_metadata
+from langgraph.checkpoint.base import CheckpointTuple, DeltaChannelHistory
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.postgres.base import PRUNE_DELTA_THREADS_SQL, _aexecute, _keep_latest, _refuse_delta_threads
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from stateline.errors import ConfigError
 
@@ -41,10 +40,11 @@ from ._pg_layout import (
     _defer_blob_deletes,
     cached_lists,
     chain_rows,
+    checkpoint_row,
+    deleted_by_thread,
+    garbage_params,
     split_rows,
-    split_values,
 )
-from ._values import with_bases
 
 
 class StatelineAsyncPostgresSaver(AsyncPostgresSaver):
@@ -69,24 +69,13 @@ class StatelineAsyncPostgresSaver(AsyncPostgresSaver):
 
     # -- writing -------------------------------------------------------------------
     async def aput(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> RunnableConfig:
-        configurable = config["configurable"].copy()
-        thread_id = configurable.pop("thread_id")
-        checkpoint_ns = configurable.pop("checkpoint_ns")
-        parent_id = configurable.pop("checkpoint_id", None)
-        copy = checkpoint.copy()
-        copy["channel_values"], blob_values = split_values(checkpoint["channel_values"])
+        thread_id, ns, blob_values, params, returned = checkpoint_row(config, checkpoint, metadata)
         async with self._cursor(pipeline=True) as cur:
             for channel, version in new_versions.items():
                 if channel in blob_values:
-                    await self._put_blob(cur, (thread_id, checkpoint_ns, channel), str(version), blob_values[channel])
-            await cur.execute(
-                self.UPSERT_CHECKPOINTS_SQL,
-                (thread_id, checkpoint_ns, checkpoint["id"], parent_id, Jsonb(copy),
-                 Jsonb(get_serializable_checkpoint_metadata(config, metadata))),
-            )  # fmt: skip
-        return {
-            "configurable": {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint["id"]}
-        }
+                    await self._put_blob(cur, (thread_id, ns, channel), str(version), blob_values[channel])
+            await cur.execute(self.UPSERT_CHECKPOINTS_SQL, params)
+        return returned
 
     async def _put_blob(self, cur: Any, key: Key, version: str, value: Any) -> None:
         row: tuple[str, bytes, str | None, int | None]
@@ -243,14 +232,8 @@ class StatelineAsyncPostgresSaver(AsyncPostgresSaver):
                 yield cur
 
     async def _drop_deleted(self, cur: Any, doomed: Sequence[Any]) -> None:
-        by_thread: dict[str, list[Any]] = {}
-        for row in doomed:
-            by_thread.setdefault(row["thread_id"], []).append(row)
-        for thread_id, rows in by_thread.items():
-            await cur.execute(
-                _DELETE_WRITES_SQL, ([r["checkpoint_ns"] for r in rows], [r["checkpoint_id"] for r in rows], thread_id)
-            )
-            freed = [(r["checkpoint_ns"], ch, str(v)) for r in rows for ch, v in (r["versions"] or {}).items()]
+        for thread_id, writes, freed in deleted_by_thread(doomed):
+            await cur.execute(_DELETE_WRITES_SQL, writes)
             await self._collect_garbage(cur, thread_id, freed)
             self.lists.forget_thread(thread_id)
 
@@ -260,14 +243,10 @@ class StatelineAsyncPostgresSaver(AsyncPostgresSaver):
         if not freed:
             return
         await cur.execute(BLOB_BASES_SQL, (thread_id,))
-        base_of = {(r["checkpoint_ns"], r["channel"], r["version"]): r["base_version"] for r in await cur.fetchall()}
+        bases = await cur.fetchall()
         await cur.execute(NAMED_VERSIONS_SQL, (thread_id,))
-        named = {(r["checkpoint_ns"], r["channel"], r["version"]) for r in await cur.fetchall()}
-        doomed = sorted(with_bases(freed, base_of) - with_bases(named, base_of))
-        if doomed:
-            await cur.execute(
-                DELETE_BLOBS_SQL, ([d[0] for d in doomed], [d[1] for d in doomed], [d[2] for d in doomed], thread_id)
-            )
+        if (params := garbage_params(thread_id, freed, bases, await cur.fetchall())) is not None:
+            await cur.execute(DELETE_BLOBS_SQL, params)
 
 
 class _Transaction:

@@ -34,11 +34,9 @@ from langgraph.checkpoint.base import (
     CheckpointTuple,
     DeltaChannelHistory,
     get_checkpoint_id,
-    get_serializable_checkpoint_metadata,
 )
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.postgres.base import PRUNE_DELTA_THREADS_SQL, _execute, _keep_latest, _refuse_delta_threads
-from psycopg.types.json import Jsonb
 
 from stateline.errors import ConfigError
 
@@ -65,12 +63,15 @@ from ._pg_layout import (  # noqa: F401 - MIGRATIONS, UnboxingSerde re-exported
     attach_sends,
     cached_lists,
     chain_rows,
+    checkpoint_row,
+    deleted_by_thread,
+    garbage_params,
     group_sends,
     split_rows,
     split_values,
 )
 from ._saver_async import ThreadedAsyncMixin
-from ._values import Handouts, Key, ListViews, with_bases
+from ._values import Handouts, Key, ListViews
 
 
 class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
@@ -97,30 +98,13 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
             if any(_is_primitive(v) for v in values.values()):
                 boxed = {k: _Boxed(v) if _is_primitive(v) else v for k, v in values.items()}
                 checkpoint = {**checkpoint, "channel_values": boxed}
-        configurable = config["configurable"].copy()
-        thread_id = configurable.pop("thread_id")
-        checkpoint_ns = configurable.pop("checkpoint_ns")
-        parent_id = configurable.pop("checkpoint_id", None)
-        copy = checkpoint.copy()
-        copy["channel_values"], blob_values = split_values(checkpoint["channel_values"])
+        thread_id, ns, blob_values, params, returned = checkpoint_row(config, checkpoint, metadata)
         with self._cursor() as cur, cur.connection.transaction():
             for channel, version in new_versions.items():
                 if channel in blob_values:
-                    self._put_blob(cur, (thread_id, checkpoint_ns, channel), str(version), blob_values[channel])
-            cur.execute(
-                self.UPSERT_CHECKPOINTS_SQL,
-                (
-                    thread_id,
-                    checkpoint_ns,
-                    checkpoint["id"],
-                    parent_id,
-                    Jsonb(copy),
-                    Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
-                ),
-            )
-        return {
-            "configurable": {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint["id"]}
-        }
+                    self._put_blob(cur, (thread_id, ns, channel), str(version), blob_values[channel])
+            cur.execute(self.UPSERT_CHECKPOINTS_SQL, params)
+        return returned
 
     def _put_blob(self, cur: psycopg.Cursor[Any], key: Key, version: str, value: Any) -> None:
         row: tuple[str, bytes, str | None, int | None]
@@ -386,32 +370,18 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
 
     def _drop_deleted(self, cur: psycopg.Cursor[Any], doomed: Sequence[Any]) -> None:
         """Writes of the deleted checkpoints, and blobs only they needed (caller's transaction)."""
-        by_thread: dict[str, list[Any]] = {}
-        for row in doomed:
-            by_thread.setdefault(row["thread_id"], []).append(row)
-        for thread_id, rows in by_thread.items():
-            nss = [r["checkpoint_ns"] for r in rows]
-            cur.execute(_DELETE_WRITES_SQL, (nss, [r["checkpoint_id"] for r in rows], thread_id))
-            freed = [(r["checkpoint_ns"], ch, str(v)) for r in rows for ch, v in (r["versions"] or {}).items()]
+        for thread_id, writes, freed in deleted_by_thread(doomed):
+            cur.execute(_DELETE_WRITES_SQL, writes)
             self._collect_garbage(cur, thread_id, freed)
             self.lists.forget_thread(thread_id)
 
     @staticmethod
     def _collect_garbage(cur: psycopg.Cursor[Any], thread_id: str, freed: Sequence[tuple[str, str, str]]) -> None:
-        """Delete the freed (ns, channel, version) blobs, and the delta bases only they
-        needed, unless a remaining checkpoint of the thread needs them (directly or as the
-        base of a delta it names): ``_values.with_bases`` on both sides, as on SQLite."""
+        """Delete the freed (ns, channel, version) blobs and the delta bases only they needed
+        (``garbage_params``), unless a remaining checkpoint of the thread needs them."""
         if not freed:
             return
-        base_of = {
-            (r["checkpoint_ns"], r["channel"], r["version"]): r["base_version"]
-            for r in cur.execute(BLOB_BASES_SQL, (thread_id,))
-        }
-        rows = cur.execute(NAMED_VERSIONS_SQL, (thread_id,))
-        named = {(r["checkpoint_ns"], r["channel"], r["version"]) for r in rows}
-        doomed = sorted(with_bases(freed, base_of) - with_bases(named, base_of))
-        if doomed:
-            cur.execute(
-                DELETE_BLOBS_SQL,
-                ([d[0] for d in doomed], [d[1] for d in doomed], [d[2] for d in doomed], thread_id),
-            )
+        bases = cur.execute(BLOB_BASES_SQL, (thread_id,)).fetchall()
+        named = cur.execute(NAMED_VERSIONS_SQL, (thread_id,)).fetchall()
+        if (params := garbage_params(thread_id, freed, bases, named)) is not None:
+            cur.execute(DELETE_BLOBS_SQL, params)
