@@ -33,6 +33,7 @@ from ._pg_layout import (
     _SELECT_SQL,
     BLOB_BASES_SQL,
     DELETE_BLOBS_SQL,
+    DELETE_EMPTY_BLOB_SQL,
     DELETE_FOR_RUNS_SQL,
     KEEP_LAST_SQL,
     NAMED_VERSIONS_SQL,
@@ -43,6 +44,7 @@ from ._pg_layout import (
     checkpoint_row,
     deleted_by_thread,
     garbage_params,
+    snapshots_to_store,
     split_rows,
 )
 
@@ -74,6 +76,9 @@ class StatelineAsyncPostgresSaver(AsyncPostgresSaver):
             for channel, version in new_versions.items():
                 if channel in blob_values:
                     await self._put_blob(cur, (thread_id, ns, channel), str(version), blob_values[channel])
+            for channel, version in snapshots_to_store(checkpoint, blob_values, new_versions):
+                await cur.execute(DELETE_EMPTY_BLOB_SQL, (thread_id, ns, channel, version))
+                await self._put_blob(cur, (thread_id, ns, channel), version, blob_values[channel])
             await cur.execute(self.UPSERT_CHECKPOINTS_SQL, params)
         return returned
 

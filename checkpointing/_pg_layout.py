@@ -153,6 +153,28 @@ def checkpoint_row(
     return thread_id, ns, blob_values, params, returned
 
 
+DELETE_EMPTY_BLOB_SQL = (
+    "DELETE FROM checkpoint_blobs WHERE thread_id = %s AND checkpoint_ns = %s AND channel = %s AND version = %s "
+    "AND type = 'empty'"
+)
+
+
+def snapshots_to_store(checkpoint: Any, blob_values: dict[str, Any], new_versions: Any) -> list[tuple[str, str]]:
+    """(channel, version) of ``_DeltaSnapshot`` values put at a version that is not new.
+
+    Stock ``put`` writes blobs for ``new_versions`` only, yet leaves the inline ``True``
+    marker of every snapshot: a snapshot written into an existing checkpoint (e.g. an
+    ancestor re-put as a ``DeltaChannel`` seed) would read back as ``True``. Such a value
+    is stored at its version, replacing an 'empty' row (a stored value is kept).
+    """
+    versions = checkpoint["channel_versions"]
+    return [
+        (channel, str(versions[channel]))
+        for channel, value in blob_values.items()
+        if channel not in new_versions and channel in versions and isinstance(value, _DeltaSnapshot)
+    ]
+
+
 def deleted_by_thread(doomed: Sequence[Any]) -> list[tuple[str, tuple[Any, ...], list[tuple[str, str, str]]]]:
     """Rows of deleted checkpoints (thread, ns, id, versions) per thread: the thread, the
     ``_DELETE_WRITES_SQL`` parameters and the (ns, channel, version) the rows named."""

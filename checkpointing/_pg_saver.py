@@ -49,6 +49,7 @@ from ._pg_layout import (  # noqa: F401 - MIGRATIONS, UnboxingSerde re-exported
     _SELECT_SQL,
     BLOB_BASES_SQL,
     DELETE_BLOBS_SQL,
+    DELETE_EMPTY_BLOB_SQL,
     DELETE_FOR_RUNS_SQL,
     KEEP_LAST_SQL,
     LIST_PAGE,
@@ -67,6 +68,7 @@ from ._pg_layout import (  # noqa: F401 - MIGRATIONS, UnboxingSerde re-exported
     deleted_by_thread,
     garbage_params,
     group_sends,
+    snapshots_to_store,
     split_rows,
     split_values,
 )
@@ -103,6 +105,9 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
             for channel, version in new_versions.items():
                 if channel in blob_values:
                     self._put_blob(cur, (thread_id, ns, channel), str(version), blob_values[channel])
+            for channel, version in snapshots_to_store(checkpoint, blob_values, new_versions):
+                cur.execute(DELETE_EMPTY_BLOB_SQL, (thread_id, ns, channel, version))
+                self._put_blob(cur, (thread_id, ns, channel), version, blob_values[channel])
             cur.execute(self.UPSERT_CHECKPOINTS_SQL, params)
         return returned
 
