@@ -22,7 +22,6 @@ next put of the same run, which hands most of them again, matches them by identi
 
 from __future__ import annotations
 
-import copy
 import gc
 import operator
 import threading
@@ -33,10 +32,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langgraph.checkpoint.serde.base import SerializerProtocol
-from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
 
 from stateline.errors import CorruptDatabaseError
+
+from ._handout import Plan, handout, plan
 
 VIEW_CACHE_SIZE = 256
 """How many (thread, ns, channel) list views stay in memory (LRU)."""
@@ -117,62 +116,6 @@ def _identity_run(new: Sequence[Any], given: Sequence[Any]) -> int:
     return next(i for i, (a, b) in enumerate(zip(new, given, strict=False)) if a is not b)
 
 
-_IMMUTABLE = frozenset({str, int, float, bool, complex, bytes, type(None)})
-"""Types whose values a reader cannot change in place: shared, never copied."""
-_new = object.__new__
-_set = object.__setattr__
-
-
-def _copy_model(model: Any) -> Any:
-    """A pydantic model's copy with fresh mutable fields (``__copy__``'s state, deeper)."""
-    copy = _new(type(model))
-    _set(copy, "__dict__", {k: v if type(v) in _IMMUTABLE else fresh(v) for k, v in model.__dict__.items()})
-    _set(copy, "__pydantic_fields_set__", set(model.__pydantic_fields_set__))
-    extra = model.__pydantic_extra__
-    _set(copy, "__pydantic_extra__", None if extra is None else fresh(extra))
-    private = model.__pydantic_private__
-    _set(copy, "__pydantic_private__", None if private is None else {
-        k: fresh(v) for k, v in private.items() if v is not PydanticUndefined})  # fmt: skip
-    return copy
-
-
-def _copy_dict(value: dict) -> dict:
-    return {k: v if type(v) in _IMMUTABLE else fresh(v) for k, v in value.items()}
-
-
-def _copy_list(value: list) -> list:
-    return [v if type(v) in _IMMUTABLE else fresh(v) for v in value]
-
-
-def _copy_tuple(value: tuple) -> tuple:
-    return value if all(type(v) in _IMMUTABLE for v in value) else tuple(map(fresh, value))
-
-
-_COPIERS: dict[type, Callable[[Any], Any]] = {dict: _copy_dict, list: _copy_list, tuple: _copy_tuple}
-
-
-def fresh(value: Any) -> Any:
-    """A copy of ``value`` that shares nothing mutable with it (immutable parts are shared).
-
-    Pydantic models (LangChain messages) and JSON-like trees are copied field by field,
-    ~2x cheaper than ``copy.deepcopy`` and about as cheap as decoding them; anything
-    else goes through ``copy.deepcopy``.
-    """
-    kind = type(value)
-    if kind in _IMMUTABLE:
-        return value
-    copier = _COPIERS.get(kind)
-    if copier is None:
-        copier = _copy_model if issubclass(kind, BaseModel) else copy.deepcopy
-        _COPIERS[kind] = copier
-    return copier(value)
-
-
-def handout(items: Sequence[Any]) -> list[Any]:
-    """What one reader gets of cached ``items``: its own copies of the mutable ones."""
-    return [v if type(v) in _IMMUTABLE else fresh(v) for v in items]
-
-
 Handouts = dict[Key, tuple["_ListView", list[Any]]]
 """One reader's copies, ``Key`` -> (view, copies of its leading items): a ``list()`` walk
 passes one, so each item is copied once for every checkpoint the walk yields."""
@@ -193,6 +136,17 @@ class _ListView:
     """Its length: items past it are in small delta rows."""
     given: list[Any] | None = None
     """The objects the last ``put`` was given for ``items`` (trusted unchanged since)."""
+    plans: list[Plan] = field(default_factory=list)
+    """How to copy each of the leading ``items`` for a reader (``_handout.plan``), made as
+    items are first handed out and kept while they stay cached."""
+
+    def planned(self, n: int, lock: threading.Lock) -> list[Plan]:
+        """``plans`` for the first ``n`` items (worked out for those that have none yet)."""
+        if len(self.plans) < n:
+            with lock:
+                have = len(self.plans)
+                self.plans.extend(map(plan, self.items[have:n]))
+        return self.plans
 
     def common_prefix(self, new: Sequence[Any]) -> int:
         """How many leading items of ``new`` equal ``items``: the objects the last put was
@@ -258,18 +212,19 @@ class ListViews:
         view = self._view(key)
         return view is not None and version in view.lengths
 
-    @staticmethod
-    def _hand_out(key: Key, view: _ListView, n: int, memo: Handouts | None) -> list[Any]:
+    def _hand_out(self, key: Key, view: _ListView, n: int, memo: Handouts | None) -> list[Any]:
         """``view.items[:n]`` as one reader gets them: copies (shared within ``memo``)."""
+        plans = view.planned(n, self._lock)
         with _gc_paused():
             if memo is None:
-                return handout(view.items[:n])
+                return handout(view.items[:n], plans[:n])
             entry = memo.get(key)
             if entry is None or entry[0] is not view:
                 entry = memo[key] = (view, [])
             copies = entry[1]
             if len(copies) < n:
-                copies.extend(handout(view.items[len(copies) : n]))
+                have = len(copies)
+                copies.extend(handout(view.items[have:n], plans[have:n]))
             return copies[:n]
 
     def cached(self, key: Key, version: str, memo: Handouts | None = None) -> list[Any] | None:
@@ -312,6 +267,7 @@ class ListViews:
         else:
             assert previous is not None and len(previous.items) >= start
             view.items = previous.items[:start] + decoded
+            view.plans = previous.plans[:start]
         self._keep(key, view)
 
     def encode(
@@ -345,7 +301,7 @@ class ListViews:
         base: str | None
         if view.tip is not None and prefix == len(view.items):
             base = view.tip
-            lengths = dict(view.lengths)  # every stored prefix of items is a prefix of new
+            lengths = view.lengths  # every stored prefix of items is a prefix of new
         else:
             base = view.best_base(prefix)
             lengths = {v: n for v, n in view.lengths.items() if n <= prefix}
