@@ -24,7 +24,7 @@ from psycopg.rows import dict_row
 from stateline.errors import ConfigError
 
 from ._delta import adelta_history
-from ._lists import Key, ListViews
+from ._lists import Handouts, Key, ListViews
 from ._pg_layout import (
     _CHAIN_SQL,
     _COPY_SQL,
@@ -39,11 +39,13 @@ from ._pg_layout import (
     NAMED_VERSIONS_SQL,
     SETUP_SQL,
     _defer_blob_deletes,
+    attach_sends,
     cached_lists,
     chain_rows,
     checkpoint_row,
     deleted_by_thread,
     garbage_params,
+    group_sends,
     snapshots_to_store,
     split_rows,
 )
@@ -108,14 +110,40 @@ class StatelineAsyncPostgresSaver(AsyncPostgresSaver):
         return chain_rows(await cur.fetchall())
 
     # -- reading -------------------------------------------------------------------
-    async def _load_checkpoint_tuple(self, value: Any) -> CheckpointTuple:
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        """Stock ``alist``, one walk being one reader: each list item is copied once for all
+        the checkpoints it yields (``_lists.Handouts``), not once per checkpoint."""
+        where, args = self._search_where(config, filter, before)
+        query = self.SELECT_SQL + where + " ORDER BY checkpoint_id DESC"
+        params = list(args)
+        if limit is not None:
+            query += " LIMIT %s"
+            params.append(int(limit))
+        memo: Handouts = {}
+        async with self._cursor() as cur:
+            await cur.execute(query, params, binary=True)
+            values = await cur.fetchall()
+            for thread_id, parents in group_sends(values).items():  # as stock: pre-v4 pending sends
+                await cur.execute(self.SELECT_PENDING_SENDS_SQL, (thread_id, parents))
+                attach_sends(self, values, thread_id, await cur.fetchall())
+            for value in values:
+                yield await self._load_checkpoint_tuple(value, memo)
+
+    async def _load_checkpoint_tuple(self, value: Any, memo: Handouts | None = None) -> CheckpointTuple:
         plain, lists = split_rows(value["channel_values"])
         result = await super()._load_checkpoint_tuple({**value, "channel_values": plain})
         if lists:
-            values, chains = cached_lists(self.lists, self.serde, value, lists, None)
+            values, chains = cached_lists(self.lists, self.serde, value, lists, memo)
             for channel, key, version in chains:
                 async with self._side_cursor() as cur:
-                    values[channel] = self.lists.rebuild(self.serde, key, await self._chain(cur, key, version))
+                    values[channel] = self.lists.rebuild(self.serde, key, await self._chain(cur, key, version), memo)
             result.checkpoint["channel_values"].update(values)
         return result
 
