@@ -1,27 +1,29 @@
 """The per-(thread, ns, channel) list cache and the delta encoding, shared by both savers.
 
 ``_ListView`` holds, for one (thread, ns, channel), a list ``items`` and a map ``lengths``
-such that for every version v in it, ``items[:lengths[v]]`` *is* v's stored value while
-nobody changed an item in place. A new list L is stored as (base u, L[lengths[u]:]) only
-after each of L's first lengths[u] items was found to be the same as the stored item.
+such that for every version v in it, ``items[:lengths[v]]`` equals v's stored value. A
+new list L is stored as (base u, L[lengths[u]:]) only after each of L's first lengths[u]
+items was found equal to the cached item.
 
-**Edits in place.** Readers get the cached item objects (a slice, so long lists read
-fast), and a caller may edit one in place and save it again (LangGraph's "edit the tool
-call, then ``update_state``"). An identity check would then call the edited item
-unchanged and store only the new tail. So a view also keeps ``private``: its own copies
-of the stored items, decoded from the bytes the store wrote and never handed out. Once a
-view's items were handed to a reader (``exposed``), the next ``encode`` compares the new
-list with ``private`` by value (type and ``__dict__``, i.e. a C-level dict compare per
-message): an edited item ends the common prefix, so it is stored. Objects given to
-``put`` are trusted not to change afterwards until read back (LangGraph's contract:
-``MemorySaverAssertImmutable``), so consecutive puts of a run keep the identity check.
-After a cold read ``private`` is None and is decoded from the stored rows (``reload``)
-only if a put needs it.
+**Nobody else holds the cached items.** They are decoded from the bytes the store wrote
+(never the objects given to ``put``) and never handed out: every reader gets its own
+copies of the mutable items (``handout``; strings, numbers and other immutable items are
+shared). So an in-place edit by one reader (LangGraph's "edit the tool call, then
+``update_state``") is seen by no other reader, and the cached items always equal what is
+stored. One call (one ``list()`` walk) is one reader: a ``Handouts`` memo copies each
+item once for all the checkpoints it yields, so a history walk stays O(items).
+
+**Diffing a put.** A reader's edited copy must not pass for unchanged, so the new list is
+compared with ``items`` by value (type and ``__dict__``: a C-level dict compare per
+message). Objects given to ``put`` are trusted not to change afterwards (LangGraph's
+contract, ``MemorySaverAssertImmutable``): the view remembers them (``given``), and the
+next put of the same run, which hands most of them again, matches them by identity first.
 """
 
 from __future__ import annotations
 
 import gc
+import operator
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -32,6 +34,8 @@ from typing import Any
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from stateline.errors import CorruptDatabaseError
+
+from ._handout import Plan, handout, plan
 
 VIEW_CACHE_SIZE = 256
 """How many (thread, ns, channel) list views stay in memory (LRU)."""
@@ -54,8 +58,6 @@ BlobRow = tuple[str, bytes, str | None, int]
 """(type, payload, base version or None, list length) of one ``sl_blobs`` row."""
 ChainRows = Sequence[tuple[str, str, bytes | None, int]]
 """(version, type, payload, length) rows of a delta chain, base first."""
-Reload = Callable[[str], ChainRows]
-"""The chain rows of a stored version (for a view whose private copies are not decoded yet)."""
 
 
 @contextmanager
@@ -95,15 +97,28 @@ def _state(item: Any) -> Any:
     return item if fields is None else (type(item), fields)
 
 
-def value_prefix(new: Sequence[Any], private: Sequence[Any]) -> int:
-    """How many leading items of ``new`` equal ``private``'s, compared by value."""
-    n = min(len(new), len(private))
-    if list(map(_state, new[:n])) == list(map(_state, private[:n])):
+def value_prefix(new: Sequence[Any], old: Sequence[Any]) -> int:
+    """How many leading items of ``new`` equal ``old``'s, compared by value."""
+    n = min(len(new), len(old))
+    if list(map(_state, new[:n])) == list(map(_state, old[:n])):
         return n
     for i in range(n):
-        if _state(new[i]) != _state(private[i]):
+        if _state(new[i]) != _state(old[i]):
             return i
     return n
+
+
+def _identity_run(new: Sequence[Any], given: Sequence[Any]) -> int:
+    """How many leading items of ``new`` are the very objects of ``given``."""
+    n = min(len(new), len(given))
+    if all(map(operator.is_, new[:n], given[:n])):
+        return n
+    return next(i for i, (a, b) in enumerate(zip(new, given, strict=False)) if a is not b)
+
+
+Handouts = dict[Key, tuple["_ListView", list[Any]]]
+"""One reader's copies, ``Key`` -> (view, copies of its leading items): a ``list()`` walk
+passes one, so each item is copied once for every checkpoint the walk yields."""
 
 
 @dataclass
@@ -111,6 +126,7 @@ class _ListView:
     """A materialised list plus the stored versions that are prefixes of it."""
 
     items: list[Any]
+    """Decoded from the stored bytes; never handed out (readers get copies)."""
     lengths: dict[str, int] = field(default_factory=dict)
     tip: str | None = None
     """The version whose value is all of ``items``."""
@@ -118,27 +134,31 @@ class _ListView:
     """The newest chunk row's version on this chain (None: the chain's start)."""
     chunk_len: int = 0
     """Its length: items past it are in small delta rows."""
-    private: list[Any] | None = None
-    """The store's own copies of ``items`` (never handed out); None: not decoded yet."""
-    exposed: bool = False
-    """``items`` were handed to a reader since they were cached (they may be edited)."""
+    given: list[Any] | None = None
+    """The objects the last ``put`` was given for ``items`` (trusted unchanged since)."""
+    plans: list[Plan] = field(default_factory=list)
+    """How to copy each of the leading ``items`` for a reader (``_handout.plan``), made as
+    items are first handed out and kept while they stay cached."""
 
-    def extends_tip(self, new: list[Any]) -> bool:
-        """True if ``new`` starts with all of ``items`` (the common case: messages appended).
+    def planned(self, n: int, lock: threading.Lock) -> list[Plan]:
+        """``plans`` for the first ``n`` items (worked out for those that have none yet)."""
+        if len(self.plans) < n:
+            with lock:
+                have = len(self.plans)
+                self.plans.extend(map(plan, self.items[have:n]))
+        return self.plans
 
-        List ``==`` runs in C and tries identity before ``__eq__`` for each item.
-        """
-        n = len(self.items)
-        return self.tip is not None and len(new) >= n and new[:n] == self.items
-
-    def common_prefix(self, new: list[Any]) -> int:
+    def common_prefix(self, new: Sequence[Any]) -> int:
+        """How many leading items of ``new`` equal ``items``: the objects the last put was
+        given by identity, the rest (a reader's copies, maybe edited) by value."""
         n = min(len(self.items), len(new))
-        old = self.items
-        for i in range(n):
-            a, b = old[i], new[i]
-            if a is not b and a != b:
-                return i
-        return n
+        same = _identity_run(new[:n], self.given) if self.given else 0
+        return n if same == n else same + value_prefix(new[same:n], self.items[same:n])
+
+    def extends_tip(self, new: Sequence[Any]) -> bool:
+        """True if ``new`` starts with all of ``items`` (the common case: messages appended)."""
+        n = len(self.items)
+        return self.tip is not None and len(new) >= n and self.common_prefix(new) == n
 
     def best_base(self, prefix: int) -> str | None:
         """The version with the longest stored value that fits inside ``prefix``."""
@@ -192,15 +212,31 @@ class ListViews:
         view = self._view(key)
         return view is not None and version in view.lengths
 
-    def cached(self, key: Key, version: str) -> list[Any] | None:
-        """``key``'s value at ``version`` from the cache, or None if not cached."""
+    def _hand_out(self, key: Key, view: _ListView, n: int, memo: Handouts | None) -> list[Any]:
+        """``view.items[:n]`` as one reader gets them: copies (shared within ``memo``)."""
+        plans = view.planned(n, self._lock)
+        with _gc_paused():
+            if memo is None:
+                return handout(view.items[:n], plans[:n])
+            entry = memo.get(key)
+            if entry is None or entry[0] is not view:
+                entry = memo[key] = (view, [])
+            copies = entry[1]
+            if len(copies) < n:
+                have = len(copies)
+                copies.extend(handout(view.items[have:n], plans[have:n]))
+            return copies[:n]
+
+    def cached(self, key: Key, version: str, memo: Handouts | None = None) -> list[Any] | None:
+        """``key``'s value at ``version`` from the cache (the reader's copies), or None if not cached."""
         view = self._view(key)
         if view is not None and version in view.lengths:
-            view.exposed = True
-            return view.items[: view.lengths[version]]
+            return self._hand_out(key, view, view.lengths[version], memo)
         return None
 
-    def cached_prefix(self, key: Key, version: str, base: str, length: int) -> list[Any] | None:
+    def cached_prefix(
+        self, key: Key, version: str, base: str, length: int, memo: Handouts | None = None
+    ) -> list[Any] | None:
         """A prefix reference's value (``base``'s first ``length`` items) if ``base`` is cached.
 
         Reading history backwards meets one such row per older version; answering
@@ -211,60 +247,27 @@ class ListViews:
             return None
         with self._lock:
             view.lengths[version] = length
-        view.exposed = True
-        return view.items[:length]
+        return self._hand_out(key, view, length, memo)
 
     # -- writing -------------------------------------------------------------
-    def checked_view(self, serde: SerializerProtocol, key: Key, reload: Reload | None) -> _ListView | None:
-        """``key``'s view, safe to diff against: if readers got its items, items are
-        re-pointed at the private copies (so an edited item no longer matches)."""
-        view = self._view(key)
-        if view is None or not view.exposed:
-            return view
-        if view.private is None:
-            if reload is None or view.tip is None:
-                self.drop(key)
-                return None
-            fresh = self._decode(serde, key, reload(view.tip))
-            if fresh is None or len(fresh.items) != len(view.items):
-                self.drop(key)
-                return None
-            view.private = fresh.items
-        kept = value_prefix(view.items, view.private)  # an item edited in place ends the prefix
-        lengths = {v: n for v, n in view.lengths.items() if n <= kept}
-        tip = max(lengths, key=lengths.__getitem__, default=None)
-        if tip is None:
-            self.drop(key)
-            return None
-        n = lengths[tip]
-        # the items up to n are equal to the stored ones now: they may stand for them again
-        chunk, chunk_len = (view.chunk, view.chunk_len) if view.chunk_len <= n else (tip, n)
-        view = _ListView(view.items[:n], lengths, tip, chunk, chunk_len, view.private[:n])
-        self._keep(key, view)
-        return view
-
     def remember(
         self, serde: SerializerProtocol, key: Key, view: _ListView, tail: tuple[str, bytes], start: int,
         previous: _ListView | None,
     ) -> None:
-        """Cache ``view`` with items and private copies that share nothing with the caller.
+        """Cache ``view`` with items that share nothing with the caller (``view.given``).
 
-        ``items`` (what readers get) is the previous view's items up to ``start`` plus
-        ``tail`` decoded from the bytes just written, not the objects given to ``put``: a
-        reader editing what it got must not edit the caller's objects (e.g. a model's
-        message), nor the caller's later edits reach readers. ``private`` is the same
-        from a second decode (never handed out). The next put of the same run holds the
-        caller's objects for the tail: they compare by ``==`` (a few items), the rest by identity.
+        ``items`` is the previous view's items up to ``start`` plus ``tail`` decoded from
+        the bytes just written, not the objects given to ``put``: neither the caller's later
+        edits nor a reader's reach the cache. ``given`` keeps the caller's objects for the
+        next put's identity check.
         """
-        head = previous.private if previous is not None else None
+        decoded = serde.loads_typed(tail)
         if start == 0:
-            view.items = serde.loads_typed(tail)
-            view.private = serde.loads_typed(tail)
+            view.items = decoded
         else:
             assert previous is not None and len(previous.items) >= start
-            view.items = previous.items[:start] + serde.loads_typed(tail)
-            if head is not None and len(head) >= start:
-                view.private = head[:start] + serde.loads_typed(tail)
+            view.items = previous.items[:start] + decoded
+            view.plans = previous.plans[:start]
         self._keep(key, view)
 
     def encode(
@@ -274,17 +277,16 @@ class ListViews:
         version: str,
         new: list[Any],
         base_exists: Callable[[str], bool],
-        reload: Reload | None = None,
     ) -> BlobRow:
         """(type, payload, base version or None, length) of the row storing ``new`` at ``version``."""
-        view = self.checked_view(serde, key, reload)
+        view = self._view(key)
         base, start, lengths = self._pick_base(view, new)
         if base is not None and not base_exists(base):
             base, start, lengths = None, 0, {}
         chunk, chunk_len = _chunk_after(view, base, start) if base is not None else (version, len(new))
         lengths[version] = len(new)
         tail = serde.dumps_typed(list(new) if base is None else new[start:])
-        self.remember(serde, key, _ListView(list(new), lengths, version, chunk, chunk_len), tail, start, view)
+        self.remember(serde, key, _ListView([], lengths, version, chunk, chunk_len, list(new)), tail, start, view)
         return (*tail, base, len(new))
 
     @staticmethod
@@ -293,27 +295,29 @@ class ListViews:
         if view is None:
             return None, 0, {}
         try:
-            if view.extends_tip(new):
-                base, prefix = view.tip, len(view.items)
-                lengths = view.lengths  # every stored prefix of items is a prefix of new
-            else:
-                prefix = view.common_prefix(new)
-                base = view.best_base(prefix)
-                lengths = {v: n for v, n in view.lengths.items() if n <= prefix}
+            prefix = view.common_prefix(new)
         except Exception:  # noqa: BLE001 - items whose == raises (numpy arrays): store in full
             return None, 0, {}
+        base: str | None
+        if view.tip is not None and prefix == len(view.items):
+            base = view.tip
+            lengths = view.lengths  # every stored prefix of items is a prefix of new
+        else:
+            base = view.best_base(prefix)
+            lengths = {v: n for v, n in view.lengths.items() if n <= prefix}
         if base is None:
             return None, 0, {}
         return base, view.lengths[base], lengths
 
     # -- reading -------------------------------------------------------------
-    def rebuild(self, serde: SerializerProtocol, key: Key, rows: ChainRows) -> list[Any]:
+    def rebuild(
+        self, serde: SerializerProtocol, key: Key, rows: ChainRows, memo: Handouts | None = None
+    ) -> list[Any]:
         """The list from its chain ``rows`` (version, type, payload, length), base first."""
         view = self._decode(serde, key, rows)
         assert view is not None
-        view.exposed = True
         self._keep(key, view)
-        return list(view.items)
+        return self._hand_out(key, view, len(view.items), memo)
 
     @staticmethod
     def _decode(serde: SerializerProtocol, key: Key, rows: ChainRows) -> _ListView | None:

@@ -16,16 +16,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import CheckpointTuple, DeltaChannelHistory, get_serializable_checkpoint_metadata
+from langgraph.checkpoint.base import CheckpointTuple, DeltaChannelHistory
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.postgres.base import PRUNE_DELTA_THREADS_SQL, _aexecute, _keep_latest, _refuse_delta_threads
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from stateline.errors import ConfigError
 
 from ._delta import adelta_history
-from ._lists import Key, ListViews
+from ._lists import Handouts, Key, ListViews
 from ._pg_layout import (
     _CHAIN_SQL,
     _COPY_SQL,
@@ -34,15 +33,22 @@ from ._pg_layout import (
     _SELECT_SQL,
     BLOB_BASES_SQL,
     DELETE_BLOBS_SQL,
+    DELETE_EMPTY_BLOB_SQL,
     DELETE_FOR_RUNS_SQL,
     KEEP_LAST_SQL,
     NAMED_VERSIONS_SQL,
     SETUP_SQL,
     _defer_blob_deletes,
+    attach_sends,
+    cached_lists,
+    chain_rows,
+    checkpoint_row,
+    deleted_by_thread,
+    garbage_params,
+    group_sends,
+    snapshots_to_store,
     split_rows,
-    split_values,
 )
-from ._values import with_bases
 
 
 class StatelineAsyncPostgresSaver(AsyncPostgresSaver):
@@ -67,24 +73,16 @@ class StatelineAsyncPostgresSaver(AsyncPostgresSaver):
 
     # -- writing -------------------------------------------------------------------
     async def aput(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> RunnableConfig:
-        configurable = config["configurable"].copy()
-        thread_id = configurable.pop("thread_id")
-        checkpoint_ns = configurable.pop("checkpoint_ns")
-        parent_id = configurable.pop("checkpoint_id", None)
-        copy = checkpoint.copy()
-        copy["channel_values"], blob_values = split_values(checkpoint["channel_values"])
+        thread_id, ns, blob_values, params, returned = checkpoint_row(config, checkpoint, metadata)
         async with self._cursor(pipeline=True) as cur:
             for channel, version in new_versions.items():
                 if channel in blob_values:
-                    await self._put_blob(cur, (thread_id, checkpoint_ns, channel), str(version), blob_values[channel])
-            await cur.execute(
-                self.UPSERT_CHECKPOINTS_SQL,
-                (thread_id, checkpoint_ns, checkpoint["id"], parent_id, Jsonb(copy),
-                 Jsonb(get_serializable_checkpoint_metadata(config, metadata))),
-            )  # fmt: skip
-        return {
-            "configurable": {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint["id"]}
-        }
+                    await self._put_blob(cur, (thread_id, ns, channel), str(version), blob_values[channel])
+            for channel, version in snapshots_to_store(checkpoint, blob_values, new_versions):
+                await cur.execute(DELETE_EMPTY_BLOB_SQL, (thread_id, ns, channel, version))
+                await self._put_blob(cur, (thread_id, ns, channel), version, blob_values[channel])
+            await cur.execute(self.UPSERT_CHECKPOINTS_SQL, params)
+        return returned
 
     async def _put_blob(self, cur: Any, key: Key, version: str, value: Any) -> None:
         row: tuple[str, bytes, str | None, int | None]
@@ -99,10 +97,7 @@ class StatelineAsyncPostgresSaver(AsyncPostgresSaver):
                     (*key, candidates),
                 )
                 existing = {r["version"] for r in await cur.fetchall()}
-            chain: list[tuple] = []
-            if view is not None and view.exposed and view.private is None and view.tip is not None:
-                chain = await self._chain(cur, key, view.tip)
-            row = self.lists.encode(self.serde, key, version, value, existing.__contains__, lambda _tip: chain)
+            row = self.lists.encode(self.serde, key, version, value, existing.__contains__)
         else:
             row = (*self.serde.dumps_typed(value), None, None)
         await cur.execute(_INSERT_BLOB_SQL, (*key, version, *row))
@@ -112,27 +107,43 @@ class StatelineAsyncPostgresSaver(AsyncPostgresSaver):
     @staticmethod
     async def _chain(cur: Any, key: Key, version: str) -> list[tuple]:
         await cur.execute(_CHAIN_SQL, (*key, version, *key))
-        return [(r["version"], r["type"], r["blob"], r["length"]) for r in await cur.fetchall()]
+        return chain_rows(await cur.fetchall())
 
     # -- reading -------------------------------------------------------------------
-    async def _load_checkpoint_tuple(self, value: Any) -> CheckpointTuple:
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        """Stock ``alist``, one walk being one reader: each list item is copied once for all
+        the checkpoints it yields (``_lists.Handouts``), not once per checkpoint."""
+        where, args = self._search_where(config, filter, before)
+        query = self.SELECT_SQL + where + " ORDER BY checkpoint_id DESC"
+        params = list(args)
+        if limit is not None:
+            query += " LIMIT %s"
+            params.append(int(limit))
+        memo: Handouts = {}
+        async with self._cursor() as cur:
+            await cur.execute(query, params, binary=True)
+            values = await cur.fetchall()
+            for thread_id, parents in group_sends(values).items():  # as stock: pre-v4 pending sends
+                await cur.execute(self.SELECT_PENDING_SENDS_SQL, (thread_id, parents))
+                attach_sends(self, values, thread_id, await cur.fetchall())
+            for value in values:
+                yield await self._load_checkpoint_tuple(value, memo)
+
+    async def _load_checkpoint_tuple(self, value: Any, memo: Handouts | None = None) -> CheckpointTuple:
         plain, lists = split_rows(value["channel_values"])
         result = await super()._load_checkpoint_tuple({**value, "channel_values": plain})
         if lists:
-            versions = value["checkpoint"]["channel_versions"]
-            values: dict[str, Any] = {}
-            for channel, type_, blob, base, length in lists:
-                key, version = (value["thread_id"], value["checkpoint_ns"], channel), str(versions[channel])
-                cached = self.lists.cached(key, version)
-                if cached is not None:
-                    values[channel] = cached
-                    continue
-                if base is None:
-                    rows = [(version, type_, blob, length)]
-                else:
-                    async with self._side_cursor() as cur:
-                        rows = await self._chain(cur, key, version)
-                values[channel] = self.lists.rebuild(self.serde, key, rows)
+            values, chains = cached_lists(self.lists, self.serde, value, lists, memo)
+            for channel, key, version in chains:
+                async with self._side_cursor() as cur:
+                    values[channel] = self.lists.rebuild(self.serde, key, await self._chain(cur, key, version), memo)
             result.checkpoint["channel_values"].update(values)
         return result
 
@@ -254,14 +265,8 @@ class StatelineAsyncPostgresSaver(AsyncPostgresSaver):
                 yield cur
 
     async def _drop_deleted(self, cur: Any, doomed: Sequence[Any]) -> None:
-        by_thread: dict[str, list[Any]] = {}
-        for row in doomed:
-            by_thread.setdefault(row["thread_id"], []).append(row)
-        for thread_id, rows in by_thread.items():
-            await cur.execute(
-                _DELETE_WRITES_SQL, ([r["checkpoint_ns"] for r in rows], [r["checkpoint_id"] for r in rows], thread_id)
-            )
-            freed = [(r["checkpoint_ns"], ch, str(v)) for r in rows for ch, v in (r["versions"] or {}).items()]
+        for thread_id, writes, freed in deleted_by_thread(doomed):
+            await cur.execute(_DELETE_WRITES_SQL, writes)
             await self._collect_garbage(cur, thread_id, freed)
             self.lists.forget_thread(thread_id)
 
@@ -271,14 +276,10 @@ class StatelineAsyncPostgresSaver(AsyncPostgresSaver):
         if not freed:
             return
         await cur.execute(BLOB_BASES_SQL, (thread_id,))
-        base_of = {(r["checkpoint_ns"], r["channel"], r["version"]): r["base_version"] for r in await cur.fetchall()}
+        bases = await cur.fetchall()
         await cur.execute(NAMED_VERSIONS_SQL, (thread_id,))
-        named = {(r["checkpoint_ns"], r["channel"], r["version"]) for r in await cur.fetchall()}
-        doomed = sorted(with_bases(freed, base_of) - with_bases(named, base_of))
-        if doomed:
-            await cur.execute(
-                DELETE_BLOBS_SQL, ([d[0] for d in doomed], [d[1] for d in doomed], [d[2] for d in doomed], thread_id)
-            )
+        if (params := garbage_params(thread_id, freed, bases, await cur.fetchall())) is not None:
+            await cur.execute(DELETE_BLOBS_SQL, params)
 
 
 class _Transaction:

@@ -10,11 +10,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import get_serializable_checkpoint_metadata
 from langgraph.checkpoint.postgres.base import PRUNE_BLOBS_SQL, SELECT_SQL
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
+from psycopg.types.json import Jsonb
 
-from ._lists import Key
+from ._lists import Handouts, Key, ListViews
+from ._values import with_bases
 
 LIST_PAGE = 16
 """Checkpoints fetched per ``list`` query."""
@@ -130,6 +134,98 @@ def split_rows(rows: Sequence[Any] | None) -> tuple[list[Any], list[tuple[str, s
         if len(r) >= 5 and r[4]
     ]
     return plain, lists
+
+
+def checkpoint_row(
+    config: Any, checkpoint: Any, metadata: Any
+) -> tuple[str, str, dict[str, Any], tuple[Any, ...], RunnableConfig]:
+    """What ``put``/``aput`` write: thread, ns, the blob values by channel, the
+    ``UPSERT_CHECKPOINTS_SQL`` parameters, and the config the put returns."""
+    configurable = config["configurable"]
+    thread_id, ns = configurable["thread_id"], configurable["checkpoint_ns"]
+    copy = checkpoint.copy()
+    copy["channel_values"], blob_values = split_values(checkpoint["channel_values"])
+    params = (thread_id, ns, checkpoint["id"], configurable.get("checkpoint_id"), Jsonb(copy),
+              Jsonb(get_serializable_checkpoint_metadata(config, metadata)))  # fmt: skip
+    returned: RunnableConfig = {
+        "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}
+    }
+    return thread_id, ns, blob_values, params, returned
+
+
+DELETE_EMPTY_BLOB_SQL = (
+    "DELETE FROM checkpoint_blobs WHERE thread_id = %s AND checkpoint_ns = %s AND channel = %s AND version = %s "
+    "AND type = 'empty'"
+)
+
+
+def snapshots_to_store(checkpoint: Any, blob_values: dict[str, Any], new_versions: Any) -> list[tuple[str, str]]:
+    """(channel, version) of ``_DeltaSnapshot`` values put at a version that is not new.
+
+    Stock ``put`` writes blobs for ``new_versions`` only, yet leaves the inline ``True``
+    marker of every snapshot: a snapshot written into an existing checkpoint (e.g. an
+    ancestor re-put as a ``DeltaChannel`` seed) would read back as ``True``. Such a value
+    is stored at its version, replacing an 'empty' row (a stored value is kept).
+    """
+    versions = checkpoint["channel_versions"]
+    return [
+        (channel, str(versions[channel]))
+        for channel, value in blob_values.items()
+        if channel not in new_versions and channel in versions and isinstance(value, _DeltaSnapshot)
+    ]
+
+
+def deleted_by_thread(doomed: Sequence[Any]) -> list[tuple[str, tuple[Any, ...], list[tuple[str, str, str]]]]:
+    """Rows of deleted checkpoints (thread, ns, id, versions) per thread: the thread, the
+    ``_DELETE_WRITES_SQL`` parameters and the (ns, channel, version) the rows named."""
+    by_thread: dict[str, list[Any]] = {}
+    for row in doomed:
+        by_thread.setdefault(row["thread_id"], []).append(row)
+    return [
+        (thread_id, ([r["checkpoint_ns"] for r in rows], [r["checkpoint_id"] for r in rows], thread_id),
+         [(r["checkpoint_ns"], ch, str(v)) for r in rows for ch, v in (r["versions"] or {}).items()])
+        for thread_id, rows in by_thread.items()
+    ]  # fmt: skip
+
+
+def garbage_params(
+    thread_id: str, freed: Sequence[tuple[str, str, str]], bases: Sequence[Any], named: Sequence[Any]
+) -> tuple[Any, ...] | None:
+    """``DELETE_BLOBS_SQL``'s parameters: the freed blobs and the delta bases only they
+    needed, less what a remaining checkpoint needs (directly or as the base of a delta it
+    names: ``_values.with_bases`` on both sides, as on SQLite); None if nothing goes.
+    ``bases``/``named``: the rows of ``BLOB_BASES_SQL``/``NAMED_VERSIONS_SQL``."""
+    base_of = {(r["checkpoint_ns"], r["channel"], r["version"]): r["base_version"] for r in bases}
+    kept = with_bases({(r["checkpoint_ns"], r["channel"], r["version"]) for r in named}, base_of)
+    doomed = sorted(with_bases(freed, base_of) - kept)
+    if not doomed:
+        return None
+    return [d[0] for d in doomed], [d[1] for d in doomed], [d[2] for d in doomed], thread_id
+
+
+def cached_lists(
+    lists: ListViews, serde: SerializerProtocol, value: Any, rows: Sequence[tuple], memo: Handouts | None
+) -> tuple[dict[str, Any], list[tuple[str, Key, str]]]:
+    """The list values of checkpoint row ``value`` known without a query (cached, or stored
+    whole in their own row), and the (channel, key, version) whose delta chain must be read."""
+    versions = value["checkpoint"]["channel_versions"]
+    values: dict[str, Any] = {}
+    chains: list[tuple[str, Key, str]] = []
+    for channel, type_, blob, base, length in rows:
+        key, version = (value["thread_id"], value["checkpoint_ns"], channel), str(versions[channel])
+        cached = lists.cached(key, version, memo)
+        if cached is not None:
+            values[channel] = cached
+        elif base is None:
+            values[channel] = lists.rebuild(serde, key, [(version, type_, blob, length)], memo)
+        else:
+            chains.append((channel, key, version))
+    return values, chains
+
+
+def chain_rows(rows: Sequence[Any]) -> list[tuple[str, str, bytes | None, int]]:
+    """``_CHAIN_SQL``'s dict rows as the (version, type, payload, length) ``ListViews.rebuild`` takes."""
+    return [(r["version"], r["type"], r["blob"], r["length"]) for r in rows]
 
 
 def group_sends(values: Sequence[Any]) -> dict[str, list[str]]:

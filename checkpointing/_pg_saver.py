@@ -34,11 +34,9 @@ from langgraph.checkpoint.base import (
     CheckpointTuple,
     DeltaChannelHistory,
     get_checkpoint_id,
-    get_serializable_checkpoint_metadata,
 )
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.postgres.base import PRUNE_DELTA_THREADS_SQL, _execute, _keep_latest, _refuse_delta_threads
-from psycopg.types.json import Jsonb
 
 from stateline.errors import ConfigError
 
@@ -51,6 +49,7 @@ from ._pg_layout import (  # noqa: F401 - MIGRATIONS, UnboxingSerde re-exported
     _SELECT_SQL,
     BLOB_BASES_SQL,
     DELETE_BLOBS_SQL,
+    DELETE_EMPTY_BLOB_SQL,
     DELETE_FOR_RUNS_SQL,
     KEEP_LAST_SQL,
     LIST_PAGE,
@@ -63,12 +62,18 @@ from ._pg_layout import (  # noqa: F401 - MIGRATIONS, UnboxingSerde re-exported
     _defer_blob_deletes,
     _is_primitive,
     attach_sends,
+    cached_lists,
+    chain_rows,
+    checkpoint_row,
+    deleted_by_thread,
+    garbage_params,
     group_sends,
+    snapshots_to_store,
     split_rows,
     split_values,
 )
 from ._saver_async import ThreadedAsyncMixin
-from ._values import Key, ListViews, with_bases
+from ._values import Handouts, Key, ListViews
 
 
 class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
@@ -95,41 +100,21 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
             if any(_is_primitive(v) for v in values.values()):
                 boxed = {k: _Boxed(v) if _is_primitive(v) else v for k, v in values.items()}
                 checkpoint = {**checkpoint, "channel_values": boxed}
-        configurable = config["configurable"].copy()
-        thread_id = configurable.pop("thread_id")
-        checkpoint_ns = configurable.pop("checkpoint_ns")
-        parent_id = configurable.pop("checkpoint_id", None)
-        copy = checkpoint.copy()
-        copy["channel_values"], blob_values = split_values(checkpoint["channel_values"])
+        thread_id, ns, blob_values, params, returned = checkpoint_row(config, checkpoint, metadata)
         with self._cursor() as cur, cur.connection.transaction():
             for channel, version in new_versions.items():
                 if channel in blob_values:
-                    self._put_blob(cur, (thread_id, checkpoint_ns, channel), str(version), blob_values[channel])
-            cur.execute(
-                self.UPSERT_CHECKPOINTS_SQL,
-                (
-                    thread_id,
-                    checkpoint_ns,
-                    checkpoint["id"],
-                    parent_id,
-                    Jsonb(copy),
-                    Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
-                ),
-            )
-        return {
-            "configurable": {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint["id"]}
-        }
+                    self._put_blob(cur, (thread_id, ns, channel), str(version), blob_values[channel])
+            for channel, version in snapshots_to_store(checkpoint, blob_values, new_versions):
+                cur.execute(DELETE_EMPTY_BLOB_SQL, (thread_id, ns, channel, version))
+                self._put_blob(cur, (thread_id, ns, channel), version, blob_values[channel])
+            cur.execute(self.UPSERT_CHECKPOINTS_SQL, params)
+        return returned
 
     def _put_blob(self, cur: psycopg.Cursor[Any], key: Key, version: str, value: Any) -> None:
         row: tuple[str, bytes, str | None, int | None]
         if type(value) is list:
-            row = self.lists.encode(
-                self.serde, key, version, value, lambda base: _blob_exists(cur, key, base),
-                lambda tip: [
-                    (r["version"], r["type"], r["blob"], r["length"])
-                    for r in cur.execute(_CHAIN_SQL, (*key, tip, *key)).fetchall()
-                ],
-            )  # fmt: skip
+            row = self.lists.encode(self.serde, key, version, value, lambda base: _blob_exists(cur, key, base))
         else:
             row = (*self.serde.dumps_typed(value), None, None)
         cur.execute(_INSERT_BLOB_SQL, (*key, version, *row))
@@ -190,39 +175,25 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
                     self._migrate_pending_sends(sends["sends"], value["checkpoint"], value["channel_values"])
         return self._load_checkpoint_tuple(value)
 
-    def _load_checkpoint_tuple(self, value: Any) -> CheckpointTuple:
-        """Stock's, with list values rebuilt from their delta chains (or the cache)."""
+    def _load_checkpoint_tuple(self, value: Any, memo: Handouts | None = None) -> CheckpointTuple:
+        """Stock's, with list values rebuilt from their delta chains (or the cache); ``memo``:
+        the copies of one reader (a ``list`` walk), else this tuple's own."""
         plain, lists = split_rows(value["channel_values"])
         result = super()._load_checkpoint_tuple({**value, "channel_values": plain})
         if lists:
-            versions = value["checkpoint"]["channel_versions"]
-            result.checkpoint["channel_values"].update(
-                self._load_lists(None, value["thread_id"], value["checkpoint_ns"], versions, lists)
-            )
+            result.checkpoint["channel_values"].update(self._load_lists(None, value, lists, memo))
         return result
 
     def _load_lists(
-        self, cur: psycopg.Cursor[Any] | None, thread_id: str, ns: str, versions: Any, rows: Sequence[tuple]
+        self, cur: psycopg.Cursor[Any] | None, value: Any, rows: Sequence[tuple], memo: Handouts | None = None
     ) -> dict[str, Any]:
-        """Values of list rows (channel, type, payload, base version, length) at ``versions``."""
-        values: dict[str, Any] = {}
-        chains: list[tuple[str, Key, str]] = []
-        for channel, type_, blob, base, length in rows:
-            key, version = (thread_id, ns, channel), str(versions[channel])
-            cached = self.lists.cached(key, version)
-            if cached is not None:
-                values[channel] = cached
-            elif base is None:
-                values[channel] = self.lists.rebuild(self.serde, key, [(version, type_, blob, length)])
-            else:
-                chains.append((channel, key, version))
+        """Values of checkpoint row ``value``'s list rows (channel, type, payload, base version, length)."""
+        values, chains = cached_lists(self.lists, self.serde, value, rows, memo)
         if chains:
             with self._cursor() if cur is None else nullcontext(cur) as c:
                 for channel, key, version in chains:
                     chain = c.execute(_CHAIN_SQL, (*key, version, *key)).fetchall()
-                    values[channel] = self.lists.rebuild(
-                        self.serde, key, [(r["version"], r["type"], r["blob"], r["length"]) for r in chain]
-                    )
+                    values[channel] = self.lists.rebuild(self.serde, key, chain_rows(chain), memo)
         return values
 
     def list(
@@ -237,6 +208,7 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
         where, params = self._search_where(config, filter, before)
         remaining = limit
         after: tuple[str, str, str] | None = None
+        memo: Handouts = {}  # one walk is one reader: each list item copied once
         while remaining is None or remaining > 0:
             size = LIST_PAGE if remaining is None else min(LIST_PAGE, remaining)
             page_where, page_params = where, list(params)
@@ -255,7 +227,7 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
                     sends = cur.execute(self.SELECT_PENDING_SENDS_SQL, (thread_id, parents)).fetchall()
                     attach_sends(self, rows, thread_id, sends)
             for row in rows:
-                yield self._load_checkpoint_tuple(row)
+                yield self._load_checkpoint_tuple(row, memo)
             if len(rows) < size:
                 return
             last = rows[-1]
@@ -299,7 +271,8 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
                     for b in blobs
                     if b["length"] is not None
                 ]
-                values.update(self._load_lists(cur, thread_id, "", versions, lists))
+                head = {"thread_id": thread_id, "checkpoint_ns": "", "checkpoint": checkpoint}
+                values.update(self._load_lists(cur, head, lists))
             checkpoint["channel_values"] = values
             return checkpoint, bool(row["has_writes"])
 
@@ -402,32 +375,18 @@ class StatelinePostgresSaver(ThreadedAsyncMixin, PostgresSaver):
 
     def _drop_deleted(self, cur: psycopg.Cursor[Any], doomed: Sequence[Any]) -> None:
         """Writes of the deleted checkpoints, and blobs only they needed (caller's transaction)."""
-        by_thread: dict[str, list[Any]] = {}
-        for row in doomed:
-            by_thread.setdefault(row["thread_id"], []).append(row)
-        for thread_id, rows in by_thread.items():
-            nss = [r["checkpoint_ns"] for r in rows]
-            cur.execute(_DELETE_WRITES_SQL, (nss, [r["checkpoint_id"] for r in rows], thread_id))
-            freed = [(r["checkpoint_ns"], ch, str(v)) for r in rows for ch, v in (r["versions"] or {}).items()]
+        for thread_id, writes, freed in deleted_by_thread(doomed):
+            cur.execute(_DELETE_WRITES_SQL, writes)
             self._collect_garbage(cur, thread_id, freed)
             self.lists.forget_thread(thread_id)
 
     @staticmethod
     def _collect_garbage(cur: psycopg.Cursor[Any], thread_id: str, freed: Sequence[tuple[str, str, str]]) -> None:
-        """Delete the freed (ns, channel, version) blobs, and the delta bases only they
-        needed, unless a remaining checkpoint of the thread needs them (directly or as the
-        base of a delta it names): ``_values.with_bases`` on both sides, as on SQLite."""
+        """Delete the freed (ns, channel, version) blobs and the delta bases only they needed
+        (``garbage_params``), unless a remaining checkpoint of the thread needs them."""
         if not freed:
             return
-        base_of = {
-            (r["checkpoint_ns"], r["channel"], r["version"]): r["base_version"]
-            for r in cur.execute(BLOB_BASES_SQL, (thread_id,))
-        }
-        rows = cur.execute(NAMED_VERSIONS_SQL, (thread_id,))
-        named = {(r["checkpoint_ns"], r["channel"], r["version"]) for r in rows}
-        doomed = sorted(with_bases(freed, base_of) - with_bases(named, base_of))
-        if doomed:
-            cur.execute(
-                DELETE_BLOBS_SQL,
-                ([d[0] for d in doomed], [d[1] for d in doomed], [d[2] for d in doomed], thread_id),
-            )
+        bases = cur.execute(BLOB_BASES_SQL, (thread_id,)).fetchall()
+        named = cur.execute(NAMED_VERSIONS_SQL, (thread_id,)).fetchall()
+        if (params := garbage_params(thread_id, freed, bases, named)) is not None:
+            cur.execute(DELETE_BLOBS_SQL, params)

@@ -37,8 +37,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Generator, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
@@ -55,24 +54,19 @@ from langgraph.checkpoint.base import (
     get_checkpoint_metadata,
 )
 from langgraph.checkpoint.sqlite.utils import load_pending_writes, search_where
-from stateline.errors import ConfigError
 
-from . import _archive, _sqlite
+from . import _archive
 from ._codec import ZlibCodec, next_version
-from ._delta import DELTA_METADATA_KEYS, delta_history
+from ._delta import delta_history
+from ._saver_admin import SqliteThreadAdmin
 from ._saver_async import ThreadedAsyncMixin
-from ._saver_rows import (
-    COLUMNS,
-    SCHEMA,
-    WRITE_COLUMNS,
-    copy_thread_rows,
-    prune_thread_rows,
-)
 from ._riders import Riders
+from ._saver_rows import COLUMNS, WRITE_COLUMNS
+from ._saver_tx import _db_name, _file_lock
 from ._segments import SegmentCache
 from ._serde import FastReadSerializer
-from ._values import ValueStore, collect_garbage
-from ._walsync import WalSync, wal_sync_for
+from ._values import Handouts, ValueStore
+from ._walsync import WalSync
 
 _WRITES_SQL = (
     "SELECT task_id, channel, type, value, task_path, idx FROM sl_writes "
@@ -81,24 +75,12 @@ _WRITES_SQL = (
 LIST_PAGE = 16
 """Checkpoints fetched per ``list`` query; bounds memory and lock hold time."""
 
-_FILE_LOCKS: dict[str, threading.Lock] = {}
-_FILE_LOCKS_GUARD = threading.Lock()
+class StatelineSqliteSaver(ThreadedAsyncMixin, SqliteThreadAdmin, BaseCheckpointSaver[str]):
+    """A LangGraph checkpoint saver on one SQLite connection (shared safely by threads).
 
-
-def _file_lock(where: str) -> threading.Lock:
-    """One lock per database file in this process, taken around every saver write.
-
-    Savers of one process on one file (a worker pool, each with its own
-    connection) then queue on a Python lock, handed over at once, instead of
-    SQLite's busy handler, which polls with sleeps of up to 100 ms. Other
-    processes still wait on the busy timeout.
+    Transactions and ``setup``: ``_saver_tx``; thread administration (delete, copy,
+    retention, probes): ``_saver_admin``.
     """
-    with _FILE_LOCKS_GUARD:
-        return _FILE_LOCKS.setdefault(where, threading.Lock())
-
-
-class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
-    """A LangGraph checkpoint saver on one SQLite connection (shared safely by threads)."""
 
     def __init__(self, conn: sqlite3.Connection, *, serde: SerializerProtocol | None = None) -> None:
         super().__init__(serde=serde or FastReadSerializer())
@@ -127,118 +109,6 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         self._serde = value
         self.codec = ZlibCodec(value)
         self.values = ValueStore(self.codec)
-
-    # -- plumbing ------------------------------------------------------------------
-    def setup(self) -> None:
-        """Create the tables; a brand-new file first gets ``auto_vacuum=INCREMENTAL``.
-
-        SQLite only accepts a change of auto_vacuum before the first table exists,
-        and a file already in WAL mode only through VACUUM (instant while empty),
-        so it is done here, by the first component to create tables. Older files
-        are converted by ``vacuum(db, full=True)``.
-        """
-        if self.is_setup:
-            return
-        with self.lock:
-            try:
-                if self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
-                    self.conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
-                    self.conn.execute("VACUUM")
-                self.conn.executescript(SCHEMA)
-                wal = self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
-            except sqlite3.Error as exc:
-                raise _sqlite.translate_error(exc, self.where) from exc
-            # group commit needs the WAL; a file in another journal mode keeps FULL commits
-            self._wal_sync = wal_sync_for(self.where) if wal and self.where != ":memory:" else None
-            self.is_setup = True
-
-    @contextmanager
-    def _transaction(
-        self, *, write: bool, durable: bool = True, thread_id: str | None = None
-    ) -> Iterator[sqlite3.Cursor]:
-        """A transaction; a durable write returns once its commit is fsynced.
-
-        In WAL mode the commit itself does not sync (``synchronous=NORMAL``); the fsync
-        runs after the write lock is released and is shared with every writer of this
-        file in the process that committed before it (group commit, ``_walsync``).
-        """
-        with self.lock:
-            ticket = yield from self._locked_transaction(write, durable, thread_id)
-        if ticket is not None:  # the connection is free for other threads meanwhile
-            assert self._wal_sync is not None
-            if getattr(self._deferring, "on", False):  # made durable when the deferred block ends
-                self._deferring.ticket = max(ticket, getattr(self._deferring, "ticket", 0))
-            else:
-                self._wal_sync.wait_durable(ticket)
-
-    def _locked_transaction(
-        self, write: bool, durable: bool, thread_id: str | None
-    ) -> Generator[sqlite3.Cursor, None, int | None]:
-        """The body of ``_transaction`` under the file's write lock; returns a group-commit ticket.
-        A write for ``thread_id`` also stores the rows riding along with it (``_riders``)."""
-        with self._file_lock if write else nullcontext():
-            self.setup()
-            group = write and durable and self._wal_sync is not None
-            try:
-                if write:
-                    self._set_synchronous("FULL" if durable and not group else "NORMAL")
-                cur = self.conn.cursor()
-                cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            except sqlite3.Error as exc:
-                raise _sqlite.translate_error(exc, self.where) from exc
-            riding = self.riders.take(thread_id) if thread_id is not None else []
-            try:
-                yield cur
-                Riders.write(cur, riding)
-                cur.execute("COMMIT")
-                return self._wal_sync.ticket() if group else None  # type: ignore[union-attr]  # group: _wal_sync is set
-            except BaseException as exc:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                if thread_id is not None:
-                    self.riders.put_back(thread_id, riding)
-                if write:  # the cache may name versions the rollback just removed
-                    self.values.forget_all()
-                if isinstance(exc, sqlite3.Error):
-                    raise _sqlite.translate_error(exc, self.where) from exc
-                raise
-            finally:
-                cur.close()
-
-    def _set_synchronous(self, level: str) -> None:
-        if self._synchronous != level:
-            self.conn.execute(f"PRAGMA synchronous={level}")
-            self._synchronous = level
-
-    @contextmanager
-    def deferred(self) -> Iterator[None]:
-        """Checkpoints put *by this thread* in the block are committed at once and made durable
-        when the block ends (one fsync for all of them, none if a durable commit to the file
-        inside the block already covered them), on success and on error alike.
-
-        Why this is as safe as a durable put each: in WAL mode such a commit survives a
-        process crash at once, and a power loss keeps a *prefix* of the file's commits (the
-        WAL is one sequential file; an fsync of it covers every commit before it), so it
-        leaves the database exactly as a process crash at an earlier commit would, which
-        recovery handles at any point. What must not be lost is made durable before anyone
-        outside the database depends on it: an effect's ledger row is a durable commit of
-        its own before the effect runs (and it syncs every earlier checkpoint with it), and
-        the block ends, durably, before the turn returns its replies. Other threads' puts
-        (and a file in another journal mode) are unaffected.
-        """
-        local = self._deferring
-        outer = getattr(local, "on", False)
-        local.on = True
-        if not outer:
-            local.ticket = 0
-        try:
-            yield
-        finally:
-            if not outer:
-                local.on = False
-                ticket, local.ticket = getattr(local, "ticket", 0), 0
-                if ticket and self._wal_sync is not None:
-                    self._wal_sync.wait_durable(ticket)
 
     # -- reading -------------------------------------------------------------------
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -283,9 +153,10 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         one_ns = config is not None and config["configurable"].get("checkpoint_ns") is not None
         remaining = limit
         after: tuple[str, ...] | None = None
+        memo: Handouts = {}  # one walk is one reader: each list item copied once
         while remaining is None or remaining > 0:
             size = LIST_PAGE if remaining is None else min(LIST_PAGE, remaining)
-            page = self._list_page(where, params, after, size, scope)
+            page = self._list_page(where, params, after, size, scope, memo)
             yield from page
             if len(page) < size:
                 return
@@ -302,6 +173,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
         after: tuple[str, ...] | None,
         size: int,
         scope: tuple[str | None, str | None, str | None],
+        memo: Handouts,
     ) -> builtins.list[CheckpointTuple]:
         """One page of live rows merged with the archived checkpoints that sort among them."""
         params = list(params)
@@ -324,15 +196,18 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
             archived = _archive.page(cur, self.segments, scope, where, params, [m[0] for m in merged], size)
             merged += [(key, row, segment.pending(row[2])) for key, (row, segment, _) in archived]
             merged.sort(key=lambda m: m[0], reverse=True)
-            return [self._tuple(cur, row, writes) for _, row, writes in merged[:size]]
+            return [self._tuple(cur, row, writes, memo) for _, row, writes in merged[:size]]
 
-    def _tuple(self, cur: sqlite3.Cursor, row: tuple, writes: builtins.list | None = None) -> CheckpointTuple:
-        """The tuple of a checkpoint row; ``writes`` given for an archived one (else read)."""
+    def _tuple(
+        self, cur: sqlite3.Cursor, row: tuple, writes: builtins.list | None = None, memo: Handouts | None = None
+    ) -> CheckpointTuple:
+        """The tuple of a checkpoint row; ``writes`` given for an archived one (else read);
+        ``memo``: the list copies of one reader (a ``list`` walk), else this tuple's own."""
         thread_id, ns, checkpoint_id, parent_id, type_, blob, metadata = row
         checkpoint = {"id": checkpoint_id, **self.codec.loads_typed((type_, blob))}
         inline = checkpoint.get("channel_values") or {}
         stored = {k: v for k, v in checkpoint["channel_versions"].items() if k not in inline}
-        checkpoint["channel_values"] = {**inline, **self.values.read(cur, thread_id, ns, stored)}
+        checkpoint["channel_values"] = {**inline, **self.values.read(cur, thread_id, ns, stored, memo)}
         if writes is None:
             writes = cur.execute(_WRITES_SQL, (thread_id, ns, checkpoint_id)).fetchall()
         return CheckpointTuple(
@@ -403,71 +278,6 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
                 _archive.unarchive_from(cur, *rows[0][:3])
             cur.executemany(f"{verb} INTO sl_writes {WRITE_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
-    # -- thread administration -----------------------------------------------------
-    def delete_thread(self, thread_id: str) -> None:
-        with self._transaction(write=True) as cur:
-            for table in ("sl_checkpoints", "sl_blobs", "sl_writes", "sl_segments"):
-                cur.execute(f"DELETE FROM {table} WHERE thread_id = ?", (str(thread_id),))
-            self.values.forget_thread(str(thread_id))
-
-    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        """Delete the checkpoints (and their writes) whose metadata names one of ``run_ids``."""
-        if not run_ids:
-            return
-        marks = ", ".join("?" for _ in run_ids)
-        with self._transaction(write=True) as cur:
-            touched = _archive.unarchive_runs(cur, run_ids)
-            doomed = cur.execute(
-                "SELECT thread_id, checkpoint_ns, checkpoint_id FROM sl_checkpoints "
-                f"WHERE json_extract(CAST(metadata AS TEXT), '$.run_id') IN ({marks})",
-                [str(r) for r in run_ids],
-            ).fetchall()
-            for table in ("sl_checkpoints", "sl_writes"):
-                cur.executemany(
-                    f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?", doomed
-                )
-            for thread_id, ns in touched | {(d[0], d[1]) for d in doomed}:
-                _archive.refill(cur, thread_id, ns, _archive.KEEP_LIVE)  # the head stays a live row
-            collect_garbage(cur, self.codec, sorted({d[0] for d in doomed}))
-
-    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        """Copy every checkpoint, value and write of the source thread (all namespaces)."""
-        with self._transaction(write=True) as cur:
-            copy_thread_rows(cur, str(source_thread_id), str(target_thread_id))
-            self.values.forget_thread(str(target_thread_id))
-
-    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        """``keep_latest``: the newest checkpoint per namespace and its writes; ``delete``: all."""
-        if strategy == "delete":
-            for thread_id in thread_ids:
-                self.delete_thread(thread_id)
-        elif strategy == "keep_latest":
-            self.keep_last(thread_ids, 1)
-        else:
-            raise ConfigError(f"unknown prune strategy {strategy!r}; use 'keep_latest' or 'delete'")
-
-    def keep_last(self, thread_ids: Sequence[str], keep: int) -> int:
-        """Keep the ``keep`` newest checkpoints per namespace of each thread; return how many went.
-
-        ``keep >= 1`` always keeps the head, its pending writes and (via garbage
-        collection by reachability) every value it names, so an unfinished
-        thread still resumes.
-        """
-        if keep < 1:
-            raise ConfigError(f"keep_last must be at least 1 (the head a thread resumes from), got {keep}")
-        deleted = 0
-        for thread_id in thread_ids:
-            with self._transaction(write=True) as cur:
-                if _delta_thread(cur, str(thread_id)):
-                    continue  # its DeltaChannel values are rebuilt from older checkpoints: keep them
-                deleted += prune_thread_rows(cur, self.codec, str(thread_id), keep)
-        return deleted
-
-    def delta_threads(self, thread_ids: Sequence[str]) -> builtins.list[str]:
-        """Those of ``thread_ids`` whose graph uses a ``DeltaChannel`` (retention leaves them whole)."""
-        with self._transaction(write=False) as cur:
-            return [str(t) for t in thread_ids if _delta_thread(cur, str(t))]
-
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
@@ -476,59 +286,6 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, BaseCheckpointSaver[str]):
 
     def get_next_version(self, current: str | None, channel: None) -> str:
         return next_version(current)
-
-    def thread_ids(self) -> builtins.list[str]:
-        with self._transaction(write=False) as cur:
-            sql = "SELECT thread_id FROM sl_checkpoints UNION SELECT thread_id FROM sl_segments"
-            return [r[0] for r in cur.execute(sql)]
-
-    def head_probe(self, thread_id: str, needed: Any) -> tuple[dict[str, Any], bool] | None:
-        """The head checkpoint of the root namespace with only its small values and the
-        channels ``needed(checkpoint)`` names, and whether it has pending writes.
-
-        What retention asks of every thread, without rebuilding message lists.
-        """
-        with self._transaction(write=False) as cur:
-            row = cur.execute(
-                "SELECT checkpoint_id, type, checkpoint FROM sl_checkpoints WHERE thread_id = ? "
-                "AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1",
-                (thread_id,),
-            ).fetchone()
-            if row is None:
-                return None
-            checkpoint = {"id": row[0], **self.codec.loads_typed((row[1], row[2]))}
-            inline = checkpoint.get("channel_values") or {}
-            versions = checkpoint["channel_versions"]
-            wanted = {c: versions[c] for c in needed(checkpoint) if c in versions and c not in inline}
-            checkpoint["channel_values"] = {**inline, **self.values.read(cur, thread_id, "", wanted)}
-            sql = "SELECT 1 FROM sl_writes WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id = ? LIMIT 1"
-            return checkpoint, cur.execute(sql, (thread_id, row[0])).fetchone() is not None
-
-    def idle_thread_ids(self, cutoff: float) -> builtins.list[str]:
-        """Threads whose newest checkpoint was written before ``cutoff`` (epoch seconds)."""
-        with self._transaction(write=False) as cur:
-            sql = "SELECT thread_id FROM sl_checkpoints GROUP BY thread_id HAVING max(created_at) < ?"
-            return [r[0] for r in cur.execute(sql, (cutoff,))]
-
-    def archive_cold(self) -> int:
-        """Pack every (thread, ns) with too many live rows into segments; return how many.
-
-        A put archives its own thread as it goes; this is for threads nobody writes to
-        any more in a file from before segments (``vacuum`` runs it). One transaction per
-        few segments, so writers are not held off for long.
-        """
-        with self._transaction(write=False) as cur:
-            crowded = _archive.crowded(cur)
-        made = 0
-        for thread_id, ns in crowded:
-            while True:
-                with self._transaction(write=True) as cur:
-                    step = _archive.maybe_archive(cur, thread_id, ns)
-                if not step:
-                    break
-                made += step
-        return made
-
 
 INLINE_STR = 128
 """Strings up to this length are stored inside the checkpoint row, like numbers and None."""
@@ -545,24 +302,7 @@ def _is_small(value: Any) -> bool:
     return type(value) is str and len(value) <= INLINE_STR
 
 
-_DELTA_THREAD_SQL = (
-    "SELECT 1 FROM sl_checkpoints WHERE thread_id = ? AND ("
-    + " OR ".join(f"json_extract(CAST(metadata AS TEXT), '$.{k}') IS NOT NULL" for k in DELTA_METADATA_KEYS)
-    + ") LIMIT 1"
-)
-
-
-def _delta_thread(cur: sqlite3.Cursor, thread_id: str) -> bool:
-    """Whether LangGraph marked a checkpoint of the thread as one of a ``DeltaChannel`` graph."""
-    return cur.execute(_DELTA_THREAD_SQL, (thread_id,)).fetchone() is not None
-
-
 def _config(thread_id: str, ns: str, checkpoint_id: str) -> RunnableConfig:
     return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint_id}}
 
 
-def _db_name(conn: sqlite3.Connection) -> str:
-    try:
-        return next((r[2] for r in conn.execute("PRAGMA database_list") if r[1] == "main"), "") or ":memory:"
-    except sqlite3.Error:
-        return "sqlite"

@@ -10,17 +10,17 @@ to that base version plus the new tail. Storage then grows with content.
 
 Why a delta is always exact: ``_ListView`` holds, for one (thread, ns, channel),
 a list ``items`` and a map ``lengths`` such that for every version v in it,
-``items[:lengths[v]]`` *is* v's stored value (invariant kept by ``encode`` and
+``items[:lengths[v]]`` equals v's stored value (invariant kept by ``encode`` and
 ``rebuild``; the cache itself is ``_lists``). A new list L is stored as (base u, L[lengths[u]:]) only after each of
-L's first lengths[u] items was checked to be the same object as (or ``==`` to) the
-corresponding item of ``items``. Stored versions are never rewritten (INSERT OR
+L's first lengths[u] items was checked to be the object the last put was given for (or
+equal by value to) the corresponding item of ``items``. Stored versions are never rewritten (INSERT OR
 IGNORE), so a cached view never goes stale; a base that a concurrent prune
 removed is detected in the writing transaction (``base_exists``) and the value
 is written in full instead.
 
 A message read back and edited in place (LangGraph's "edit the tool call, then
-``update_state``") is seen: once a view's items were handed to a reader, the next write
-compares by value against the store's private copies (``_lists``).
+``update_state``") is seen: readers get copies, never the cached items, and a write
+compares a reader's copies with the cached items by value (``_lists``).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from ._lists import (  # noqa: F401 - re-exported: the layout's names
     PREFIX_TYPE,
     VIEW_CACHE_SIZE,
     BlobRow,
+    Handouts,
     Key,
     ListViews,
     _ListView,
@@ -166,12 +167,11 @@ class ValueStore(ListViews):
             row: tuple[str, bytes, str | None, int | None]
             if type(values[channel]) is list:
                 exists = lambda base, key=key: _base_exists(cur, key, base)  # noqa: E731
-                reload = lambda tip, key=key: cur.execute(_CHAIN_SQL, (*key, tip, *key)).fetchall()  # noqa: E731
-                chunked = self._chunk_row(key, str(version), values[channel], exists, reload)
+                chunked = self._chunk_row(key, str(version), values[channel], exists)
                 if chunked is not None:
                     row, covered = chunked
                 else:
-                    row = self.encode(self.serde, key, str(version), values[channel], exists, reload)
+                    row = self.encode(self.serde, key, str(version), values[channel], exists)
             else:
                 row = (*self.serde.dumps_typed(values[channel]), None, None)
             cur.execute(_INSERT_SQL, (thread_id, ns, channel, str(version), *row))
@@ -182,7 +182,7 @@ class ValueStore(ListViews):
                 cur.executemany(_TO_PREFIX_SQL, [(str(version), *key, v) for v in covered])
 
     def _chunk_row(
-        self, key: Key, version: str, new: list[Any], base_exists: Callable[[str], bool], reload: Any
+        self, key: Key, version: str, new: list[Any], base_exists: Callable[[str], bool]
     ) -> tuple[BlobRow, list[str]] | None:
         """A chunk row for ``new`` and the versions it covers, or None if no chunk is due.
 
@@ -191,7 +191,7 @@ class ValueStore(ListViews):
         versions are the stored prefixes longer than the last chunk, each of which is
         now ``new[:length]`` -- the caller rewrites them as prefix references.
         """
-        view = self.checked_view(self.serde, key, reload)
+        view = self._view(key)
         if view is None or view.tip is None or len(new) - view.chunk_len < CHUNK_ITEMS:
             return None
         try:
@@ -205,24 +205,26 @@ class ValueStore(ListViews):
         covered = [v for v, n in view.lengths.items() if view.chunk_len < n]
         lengths = {**view.lengths, version: len(new)}
         tail = self.serde.dumps_typed(new[start:] if base else list(new))
-        self.remember(self.serde, key, _ListView(list(new), lengths, version, version, len(new)), tail,
+        self.remember(self.serde, key, _ListView([], lengths, version, version, len(new), list(new)), tail,
                       start if base else 0, view)  # fmt: skip
         return (*tail, base, len(new)), covered
 
     # -- reading -------------------------------------------------------------
     def read(
-        self, cur: sqlite3.Cursor, thread_id: str, ns: str, versions: Mapping[str, Any]
+        self, cur: sqlite3.Cursor, thread_id: str, ns: str, versions: Mapping[str, Any],
+        memo: Handouts | None = None,
     ) -> dict[str, Any]:
-        """The channel values of a checkpoint whose ``channel_versions`` are ``versions``."""
+        """The channel values of a checkpoint whose ``channel_versions`` are ``versions``
+        (list values as the copies of one reader: ``memo``, or this call alone)."""
         values: dict[str, Any] = {}
         for channel, version in versions.items():
-            value = self._read_one(cur, (thread_id, ns, channel), str(version))
+            value = self._read_one(cur, (thread_id, ns, channel), str(version), memo)
             if value is not _EMPTY:
                 values[channel] = value
         return values
 
-    def _read_one(self, cur: sqlite3.Cursor, key: Key, version: str) -> Any:
-        cached = self.cached(key, version)
+    def _read_one(self, cur: sqlite3.Cursor, key: Key, version: str, memo: Handouts | None) -> Any:
+        cached = self.cached(key, version, memo)
         if cached is not None:
             return cached
         if self._known_empty(key, version):
@@ -234,11 +236,11 @@ class ValueStore(ListViews):
         if length is None:
             self._note_stored(key, version)
             return self.serde.loads_typed((type_, blob))
-        if type_ == PREFIX_TYPE and (hit := self.cached_prefix(key, version, base, length)) is not None:
+        if type_ == PREFIX_TYPE and (hit := self.cached_prefix(key, version, base, length, memo)) is not None:
             return hit
         if base is None:
-            return self.rebuild(self.serde, key, [(version, type_, blob, length)])
-        return self.rebuild(self.serde, key, cur.execute(_CHAIN_SQL, (*key, version, *key)).fetchall())
+            return self.rebuild(self.serde, key, [(version, type_, blob, length)], memo)
+        return self.rebuild(self.serde, key, cur.execute(_CHAIN_SQL, (*key, version, *key)).fetchall(), memo)
 
 
 class _Empty:

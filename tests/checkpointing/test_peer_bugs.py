@@ -14,7 +14,7 @@ from langgraph.graph import START, StateGraph
 from pydantic import BaseModel
 from typing_extensions import TypedDict
 
-from stateline.checkpointing import StatelineSqliteSaver, open_database, prune
+from stateline.checkpointing import StatelineAsyncPostgresSaver, StatelineSqliteSaver, open_database, prune
 from stateline.checkpointing._pg import StatelinePostgresSaver
 from stateline.checkpointing._serde import FastReadSerializer
 
@@ -176,6 +176,35 @@ def test_a_value_put_at_a_version_stored_empty_is_kept(tmp_path):
     for reader in (saver, StatelineSqliteSaver(sqlite3.connect(tmp_path / "x.db", check_same_thread=False))):
         got = reader.get_tuple(config).checkpoint["channel_values"]["items"]
         assert isinstance(got, _DeltaSnapshot) and got.value == ["seeded", "items"]
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_pg_snapshot_put_at_a_version_stored_empty_reads_back(pg_url, driver):
+    """The PostgreSQL twin: a ``_DeltaSnapshot`` re-put into a checkpoint whose version was
+    stored empty read back as its inline marker ``True`` (found by LangGraph's sqlite
+    seed test run on the PostgreSQL savers, tests/checkpointing/langgraph_delta)."""
+    from langgraph.checkpoint.serde.types import _DeltaSnapshot
+
+    async def run(saver: Any) -> None:
+        cp = empty_checkpoint()
+        cp["channel_versions"] = {"items": "1.a"}
+        config = await saver.aput({"configurable": {"thread_id": "t", "checkpoint_ns": ""}}, cp, {}, {"items": "1.a"})
+        cp["channel_values"] = {"items": _DeltaSnapshot(["seeded"])}
+        await saver.aput({"configurable": {"thread_id": "t", "checkpoint_ns": ""}}, cp, {}, {})
+        got = (await saver.aget_tuple(config)).checkpoint["channel_values"]["items"]
+        assert isinstance(got, _DeltaSnapshot) and got.value == ["seeded"]
+
+    async def main() -> None:
+        if driver == "async":
+            async with StatelineAsyncPostgresSaver.from_conn_string(pg_url) as saver:
+                await saver.setup()
+                await run(saver)
+        else:
+            with StatelinePostgresSaver.from_conn_string(pg_url) as saver:
+                saver.setup()
+                await run(saver)
+
+    asyncio.run(main())
 
 
 def test_read_only_database_reads_delta_history_and_task_paths(tmp_path):

@@ -1,0 +1,110 @@
+"""Two readers of one stored version never share objects (issue 10, item 3).
+
+A reader may edit what it got in place (LangGraph's "edit the tool call, then
+``update_state``"); until it saves, no other reader may see the edit, nor may another
+reader's save store it. Runs on SQLite and PostgreSQL (``db_url``) and on the async
+PostgreSQL saver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.checkpoint.base import empty_checkpoint
+
+from stateline.checkpointing import StatelineAsyncPostgresSaver, open_database
+
+CONFIG = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
+
+
+def _checkpoint(messages: list[Any], n: int) -> tuple[dict, dict]:
+    cp = empty_checkpoint()
+    version = f"{n:010d}.00000001"
+    cp["channel_values"] = {"messages": messages}
+    cp["channel_versions"] = {"messages": version}
+    return cp, {"messages": version}
+
+
+def _put(saver: Any, config: dict, messages: list[Any], n: int) -> dict:
+    return saver.put(config, *_checkpoint(messages, n)[:1], {}, _checkpoint(messages, n)[1])
+
+
+def _messages() -> list[Any]:
+    call = {"name": "lookup", "args": {"sku": "A-1"}, "id": "c1", "type": "tool_call"}
+    return [HumanMessage("hi", id="1"), AIMessage("draft", id="2", tool_calls=[call])]
+
+
+def _edit(messages: list[Any]) -> None:
+    """Unsaved in-place edits: an attribute and a nested tool-call argument."""
+    messages[1].content = "unsaved"
+    messages[1].tool_calls[0]["args"]["sku"] = "B-2"
+
+
+def _untouched(messages: list[Any]) -> bool:
+    return messages[1].content == "draft" and messages[1].tool_calls[0]["args"] == {"sku": "A-1"}
+
+
+def test_get_tuple_readers_do_not_share_objects(db_url):
+    db = open_database(db_url)
+    try:
+        saver = db.saver
+        config = _put(saver, CONFIG, _messages(), 1)
+        first = saver.get_tuple(config).checkpoint["channel_values"]["messages"]
+        _edit(first)
+        second = saver.get_tuple(config).checkpoint["channel_values"]["messages"]
+        assert _untouched(second)
+        listed = next(iter(saver.list(CONFIG))).checkpoint["channel_values"]["messages"]
+        assert _untouched(listed)
+        # the other reader saves its own (unedited) list: the first reader's edit is not stored
+        _put(saver, config, [*second, HumanMessage("more", id="3")], 2)
+    finally:
+        db.close()
+    fresh = open_database(db_url)
+    try:
+        assert _untouched(fresh.saver.get_tuple(CONFIG).checkpoint["channel_values"]["messages"])
+    finally:
+        fresh.close()
+
+
+def test_what_put_was_given_is_not_what_readers_get(db_url):
+    """The caller keeps its objects after put (a graph's result): its edits reach no reader."""
+    db = open_database(db_url)
+    try:
+        mine = _messages()
+        config = _put(db.saver, CONFIG, mine, 1)
+        read = db.saver.get_tuple(config).checkpoint["channel_values"]["messages"]
+        _edit(read)  # a reader's edit does not reach the caller's objects ...
+        assert _untouched(mine)
+        _edit(mine)  # ... nor the caller's later edit another reader
+        assert _untouched(db.saver.get_tuple(config).checkpoint["channel_values"]["messages"])
+    finally:
+        db.close()
+
+
+def test_rebuilt_after_restart_readers_do_not_share(db_url):
+    """A cold read rebuilds the list into the cache: the reader does not get the cached objects."""
+    db = open_database(db_url)
+    _put(db.saver, CONFIG, _messages(), 1)
+    db.close()
+    db = open_database(db_url)
+    try:
+        _edit(db.saver.get_tuple(CONFIG).checkpoint["channel_values"]["messages"])
+        assert _untouched(db.saver.get_tuple(CONFIG).checkpoint["channel_values"]["messages"])
+    finally:
+        db.close()
+
+
+def test_async_postgres_readers_do_not_share_objects(pg_url):
+    async def run() -> None:
+        async with StatelineAsyncPostgresSaver.from_conn_string(pg_url) as saver:
+            await saver.setup()
+            cp, versions = _checkpoint(_messages(), 1)
+            config = await saver.aput(CONFIG, cp, {}, versions)
+            _edit((await saver.aget_tuple(config)).checkpoint["channel_values"]["messages"])
+            assert _untouched((await saver.aget_tuple(config)).checkpoint["channel_values"]["messages"])
+            listed = [t async for t in saver.alist(CONFIG)][0]
+            assert _untouched(listed.checkpoint["channel_values"]["messages"])
+
+    asyncio.run(run())
