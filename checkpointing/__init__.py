@@ -27,11 +27,13 @@ from ._retention import (
 )
 from ._pg_async import StatelineAsyncPostgresSaver
 from ._pg_saver import StatelinePostgresSaver
+from ._lists import SHARED_READ_KEY
 from ._saver import StatelineSqliteSaver
 from ._threads import ThreadIndex, ThreadInfo
 from ._url import DEFAULT_URL, DatabaseURL, parse_db_url
 
 __all__ = [
+    "SHARED_READ_KEY",
     "AutoRetention",
     "BackupReport",
     "CheckReport",

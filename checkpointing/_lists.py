@@ -120,6 +120,18 @@ Handouts = dict[Key, tuple["_ListView", list[Any]]]
 """One reader's copies, ``Key`` -> (view, copies of its leading items): a ``list()`` walk
 passes one, so each item is copied once for every checkpoint the walk yields."""
 
+SHARED_READ: Handouts = {}
+"""The memo of stateline's own graph runs (``SHARED_READ_KEY`` in their config): they share
+one set of copies per cached list (``_ListView.public``), made once per item and carried
+over from put to put, so a turn reads a long conversation in O(new items), not O(items).
+They follow LangGraph's contract — a node never edits state in place, it returns updates —
+so nothing they share is edited; every other reader still gets copies of its own. Never
+filled: its identity marks the shared read."""
+
+SHARED_READ_KEY = "__stateline_run"
+"""The configurable key that marks a config as one of stateline's own graph runs
+(``graphs.RUN_KEY`` is this key); ``__`` keeps it out of checkpoint metadata."""
+
 
 @dataclass
 class _ListView:
@@ -139,6 +151,8 @@ class _ListView:
     plans: list[Plan] = field(default_factory=list)
     """How to copy each of the leading ``items`` for a reader (``_handout.plan``), made as
     items are first handed out and kept while they stay cached."""
+    public: list[Any] = field(default_factory=list)
+    """Copies of the leading ``items`` shared by stateline's own runs (``SHARED_READ``)."""
 
     def planned(self, n: int, lock: threading.Lock) -> list[Plan]:
         """``plans`` for the first ``n`` items (worked out for those that have none yet)."""
@@ -216,6 +230,12 @@ class ListViews:
         """``view.items[:n]`` as one reader gets them: copies (shared within ``memo``)."""
         plans = view.planned(n, self._lock)
         with _gc_paused():
+            if memo is SHARED_READ:
+                if len(view.public) < n:
+                    with self._lock:
+                        have = len(view.public)
+                        view.public.extend(handout(view.items[have:n], plans[have:n]))
+                return view.public[:n]
             if memo is None:
                 return handout(view.items[:n], plans[:n])
             entry = memo.get(key)
@@ -268,6 +288,7 @@ class ListViews:
             assert previous is not None and len(previous.items) >= start
             view.items = previous.items[:start] + decoded
             view.plans = previous.plans[:start]
+            view.public = previous.public[:start]
         self._keep(key, view)
 
     def encode(

@@ -60,6 +60,7 @@ from ._codec import ZlibCodec, next_version
 from ._delta import delta_history
 from ._saver_admin import SqliteThreadAdmin
 from ._saver_async import ThreadedAsyncMixin
+from ._lists import SHARED_READ, SHARED_READ_KEY
 from ._riders import Riders
 from ._saver_rows import COLUMNS, WRITE_COLUMNS
 from ._saver_tx import _db_name, _file_lock
@@ -128,10 +129,11 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, SqliteThreadAdmin, BaseCheckpoint
                     (thread_id, ns),
                 )
             row = cur.fetchone()
+            memo = SHARED_READ if config["configurable"].get(SHARED_READ_KEY) else None
             if row:
-                return self._tuple(cur, row)
+                return self._tuple(cur, row, memo=memo)
             found = _archive.find(cur, self.segments, thread_id, ns, checkpoint_id or None)
-            return self._tuple(cur, found[0], found[1].pending(found[0][2])) if found else None
+            return self._tuple(cur, found[0], found[1].pending(found[0][2]), memo) if found else None
 
     def list(
         self,

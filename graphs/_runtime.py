@@ -39,11 +39,13 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from stateline.checkpointing import SHARED_READ_KEY
+
 log = logging.getLogger("stateline.runtime")
 
 SUPPORTED = ("1.2.",)
 """LangGraph versions whose private names below were read and tested."""
-RUN_KEY = "__stateline_run"
+RUN_KEY = SHARED_READ_KEY
 """Marks a run as stateline's; ``__`` keeps it out of checkpoint metadata."""
 _DURABILITY_KEY = "__pregel_durability"
 """``langgraph._internal._constants.CONFIG_KEY_DURABILITY`` (checked in :func:`supported`)."""
