@@ -108,3 +108,29 @@ def test_async_postgres_readers_do_not_share_objects(pg_url):
             assert _untouched(listed.checkpoint["channel_values"]["messages"])
 
     asyncio.run(run())
+
+
+def test_stateline_runs_share_one_set_of_copies_that_no_other_reader_gets(tmp_path):
+    """A turn of stateline's own (``SHARED_READ_KEY`` in its config) reads a long list without
+    copying it again: one set of copies per cached list, carried from put to put. Other readers
+    still get their own, so their unsaved edits never reach a run (SQLite saver)."""
+    from stateline.checkpointing import SHARED_READ_KEY
+
+    db = open_database(f"sqlite:///{tmp_path}/r.db")
+    try:
+        saver = db.saver
+        run = {"configurable": {**CONFIG["configurable"], SHARED_READ_KEY: True}}
+        config = _put(saver, CONFIG, _messages(), 1)
+        first = saver.get_tuple(run).checkpoint["channel_values"]["messages"]
+        again = saver.get_tuple(run).checkpoint["channel_values"]["messages"]
+        assert all(a is b for a, b in zip(first, again, strict=True))  # shared, not copied per read
+        outside = saver.get_tuple(config).checkpoint["channel_values"]["messages"]
+        assert all(a is not b for a, b in zip(first, outside, strict=True))
+        _edit(outside)
+        assert _untouched(saver.get_tuple(run).checkpoint["channel_values"]["messages"])
+        # the next put keeps the shared copies of the unchanged prefix
+        _put(saver, config, [*again, HumanMessage("more", id="3")], 2)
+        after = saver.get_tuple(run).checkpoint["channel_values"]["messages"]
+        assert after[0] is first[0] and after[1] is first[1] and after[2].content == "more"
+    finally:
+        db.close()
