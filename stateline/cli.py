@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: typed errors become one line on stderr and exit status 2."""
     if argv is None:  # the program itself (not a caller in this process): it exits after the command
         try:
-            _main(sys.argv[1:])
+            _run(sys.argv[1:])
         finally:
             # the interpreter's exit would garbage-collect every object left (the imported stack,
             # a server's graphs and caches): a `serve` stop took 2.5-3 s after SIGTERM on a loaded
@@ -245,10 +245,10 @@ def main(argv: list[str] | None = None) -> None:
 
             gc.freeze()
         return
-    _main(argv)
+    _run(argv)
 
 
-def _main(argv: list[str]) -> None:
+def _run(argv: list[str]) -> None:
     args = hoist_globals(list(argv))
     try:
         app(args=args, standalone_mode=False)
