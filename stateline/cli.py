@@ -233,7 +233,23 @@ def hoist_globals(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: typed errors become one line on stderr and exit status 2."""
-    args = hoist_globals(list(sys.argv[1:] if argv is None else argv))
+    if argv is None:  # the program itself (not a caller in this process): it exits after the command
+        try:
+            _run(sys.argv[1:])
+        finally:
+            # the interpreter's exit would garbage-collect every object left (the imported stack,
+            # a server's graphs and caches): a `serve` stop took 2.5-3 s after SIGTERM on a loaded
+            # 2-core machine, 0.3-0.45 s with this. Frozen objects are skipped at exit; files and
+            # databases are closed by the commands themselves, and atexit handlers still run.
+            import gc
+
+            gc.freeze()
+        return
+    _run(argv)
+
+
+def _run(argv: list[str]) -> None:
+    args = hoist_globals(list(argv))
     try:
         app(args=args, standalone_mode=False)
     except StatelineError as exc:

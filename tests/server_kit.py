@@ -52,7 +52,7 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> ServerProcess:
+    def start(self, timeout: float = 90.0) -> ServerProcess:  # a loaded 2-core machine took >30 s
         self.port = free_port()
         env = {**os.environ, "STATELINE_TOKENS": TOKENS_ENV, "STATELINE_PROVIDER": "offline", **self.env}
         named = any(a in ("--agents-file", "--example", "-e") for a in self.args)

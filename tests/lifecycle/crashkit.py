@@ -286,13 +286,22 @@ class Tally:
                 setattr(self, k, getattr(self, k) + v)
 
 
+def _pick(rng: random.Random, todo: set[str]) -> tuple[str, int]:
+    """A kill point and its ``top``: one still to cover when there is one, else any of ``POINTS``."""
+    choices = [p for p in POINTS if p[0] in todo] or POINTS
+    return rng.choice(choices)
+
+
 def series(
-    flavor: str, db: str, rng: random.Random, points: Counter, entry: str = "send", recover_first: bool = True
+    flavor: str, db: str, rng: random.Random, points: Counter, entry: str = "send", recover_first: bool = True,
+    todo: set[str] | None = None,
 ) -> tuple[int, bool]:
-    """Children until one completes the conversation; (kills, completed)."""
+    """Children until one completes the conversation; (kills, completed). ``todo``: points not yet
+    killed in this entry (chosen first; a kill there removes it)."""
     kills = 0
+    todo = set() if todo is None else todo
     for _ in range(MAX_CHILDREN):
-        point, top = rng.choice(POINTS)
+        point, top = _pick(rng, todo)
         plan = CrashPlan(None if point == "delay" else point, rng.randint(1, max(1, top)))
         pid = _fork(child, flavor, db, plan, entry, recover_first)
         if point == "delay":
@@ -304,7 +313,8 @@ def series(
         _, status = os.waitpid(pid, 0)
         if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
             kills += 1
-            points[point] += 1
+            points[f"{entry} {point}"] += 1
+            todo.discard(point)
             continue
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
             return kills, True
@@ -373,20 +383,35 @@ def _reference(flavor: str, workdir: Path) -> str:
     return db + ".ref.json"
 
 
+def cover_targets(entries: tuple[str, ...], share: tuple[int, int], seed: int) -> dict[str, set[str]]:
+    """Entry -> the points this harness must kill in it: every point of ``POINTS`` once, each in
+    one of the entries (the points shuffled by ``seed``, dealt to the entries in turn), the pairs
+    dealt round-robin to ``share[1]`` harness processes (this one is number ``share[0]``)."""
+    names = sorted({p for p, _ in POINTS})
+    random.Random(seed).shuffle(names)
+    pairs = [(entries[i % len(entries)], p) for i, p in enumerate(names)]
+    mine = pairs[share[0]::share[1]]
+    return {e: {p for pe, p in mine if pe == e} for e in entries}
+
+
 def run(
     flavor: str, kills: int, seed: int, workdir: Path, max_series: int = 10_000, entries: tuple[str, ...] = ("send",),
-    recover_first: bool = True,
+    recover_first: bool = True, cover: tuple[int, int] | None = None,
 ) -> Tally:
-    """Series after series until at least ``kills`` processes were killed; the summed tallies."""
+    """Series after series until at least ``kills`` processes were killed and, with ``cover``
+    (this process's share, see ``cover_targets``), every point of its share was killed in its
+    entry at least once; the summed tallies."""
     start = time.perf_counter()
     workdir.mkdir(parents=True, exist_ok=True)
     reference = _reference(flavor, workdir)
-    rng = random.Random(seed)
+    rng = random.Random(f"{seed}/{cover[0]}" if cover else seed)  # sharing processes: one seed, own draws
     tally, points = Tally(), Counter()
-    while tally.kills < kills and tally.series < max_series:
+    todo = cover_targets(entries, cover, seed) if cover else {e: set() for e in entries}
+    while (tally.kills < kills or any(todo.values())) and tally.series < max_series:
         db = str(workdir / f"{flavor}-{seed}-{tally.series}.db")
-        entry = entries[tally.series % len(entries)]  # entry points take turns, series by series
-        n, completed = series(flavor, db, rng, points, entry, recover_first)
+        waiting = [e for e in entries if todo[e]] or list(entries)  # entries with points to cover go first
+        entry = waiting[tally.series % len(waiting)]  # entry points take turns, series by series
+        n, completed = series(flavor, db, rng, points, entry, recover_first, todo[entry])
         out = db + ".verdict.json"
         _, status = os.waitpid(_fork(verify, flavor, db, reference, out, completed), 0)
         verdict = json.loads(Path(out).read_text()) if Path(out).exists() else {"unrecoverable_threads": 1}
@@ -408,9 +433,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="how messages are handed over (repeat: series take turns); default send")
     parser.add_argument("--no-recover", action="store_true",
                         help="never call recover: the next ordinary message must finish what a crash left")
+    parser.add_argument("--cover", metavar="I/N",
+                        help="also go on until every point was killed once, each in one of the entries, the "
+                             "points dealt to N harness processes given the same --seed (this is number I, from 0)")
+    parser.add_argument("--max-series", type=int, default=10_000, help="stop after this many series anyway")
     args = parser.parse_args(argv)
-    tally = run(args.flavor, args.kills, args.seed, args.workdir, entries=tuple(args.entry or ("send",)),
-                recover_first=not args.no_recover)
+    cover = tuple(int(x) for x in args.cover.split("/")) if args.cover else None
+    tally = run(args.flavor, args.kills, args.seed, args.workdir, max_series=args.max_series,
+                entries=tuple(args.entry or ("send",)), recover_first=not args.no_recover,
+                cover=cover)  # type: ignore[arg-type]
     print(json.dumps(asdict(tally)))
 
 

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from stateline.checkpointing import open_database
 from stateline.examples.storefront import catalog_rows, create_agents
 from stateline.lifecycle._queue import RunQueue, UnknownJobError
 from stateline import App
@@ -68,9 +69,12 @@ def test_two_worker_processes_drain_the_queue_in_thread_order(db_url):
         f"t{i}": [f"total {m} for {c}" for m, c in (("revenue", "toys"), ("units", "books"), ("revenue", "garden"))]
         for i in range(4)
     }
-    for t, messages in threads.items():
-        for m in messages:
-            cli_json("enqueue", "-e", "storefront", "--thread", t, m, db=db_url)
+    queued = [(t, m) for t, messages in threads.items() for m in messages]
+    first = cli_json("enqueue", "-e", "storefront", "--thread", queued[0][0], queued[0][1], db=db_url)
+    assert first["status"] == "queued", first  # the CLI queues; the other 11 go in directly (one spawn, not 12)
+    with open_database(db_url) as database:
+        for t, m in queued[1:]:
+            RunQueue(database).enqueue(t, m)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [
         sys.executable, "-m", "stateline", "--db", db_url, "--json", "--example", "storefront", "worker",

@@ -2,7 +2,8 @@
 
 ``storefront``: the storefront example (``listing`` needs approval); ``slow``: agents that nap
 (``tests/server/slow_agents.toml``), so a run can be caught mid-turn. Each on SQLite and on
-PostgreSQL (a fresh schema per module).
+PostgreSQL (a fresh schema per package run): one server of each kind per backend serves every
+module here (tests make their own threads; a test that kills or restarts a server starts its own).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ SLOW_AGENTS = str(Path(__file__).parents[1] / "server" / "slow_agents.toml")
 FAST_TAKEOVER = {"STATELINE_PLATFORM_STALE_SECONDS": "2", "STATELINE_PLATFORM_BEAT_SECONDS": "0.3"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def pg_module_url() -> Iterator[str]:
     admin = pg_admin_url()
     name = f"stl_plat_{uuid.uuid4().hex[:12]}"
@@ -32,21 +33,21 @@ def pg_module_url() -> Iterator[str]:
         _admin(admin, f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="package", params=["sqlite", "postgres"])
 def module_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path_factory.mktemp('plat') / 'platform.db'}"
     return request.getfixturevalue("pg_module_url")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def storefront(module_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     log = tmp_path_factory.mktemp("log") / "storefront.log"
     with ServerProcess(module_db, args=("--approval", "listing"), log=log) as srv:
         yield srv
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def slow(module_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A second server on the same database, serving the napping agents (another workflow)."""
     log = tmp_path_factory.mktemp("log") / "slow.log"

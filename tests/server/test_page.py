@@ -18,13 +18,22 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 
 
-@pytest.fixture
-def browser():
+@pytest.fixture(scope="module")
+def chromium():
+    """One Chromium for the module (a launch costs seconds)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def browser(chromium):
+    """The shared Chromium; each test's pages (each in a fresh context) are closed after it."""
+    yield chromium
+    for context in chromium.contexts:
+        context.close()
 
 
 def test_page_streams_a_conversation_and_approves_a_draft(browser, tmp_path):
