@@ -30,7 +30,7 @@ PERSISTS = {
 SYSTEMS = tuple(PERSISTS)
 
 IMPORTS = {
-    "stateline": ("stateline",),
+    "stateline": ("stateline", "stateline._app"),  # `import stateline` is lazy: _app pulls in LangGraph
     "langgraph": ("langgraph.graph", "langgraph.checkpoint.sqlite", "langchain_core.messages"),
     "openai": ("agents", "openai.types.responses"),
     "burr": ("burr.core", "burr.core.persistence"),
