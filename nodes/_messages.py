@@ -4,10 +4,11 @@
 copies the list and indexes every id, on every merge: work that grows with the thread, twice
 per turn (the user's message, the agent's reply). Here the ids of a list this reducer made are
 remembered with it, so appending new messages (the common case: none of their ids is in the
-list yet) costs only the new ones and one list copy. Anything else — a replacement by id, a
-``RemoveMessage``, a dict or tuple to convert, a list this reducer has not seen (just read
-from a checkpoint) — goes to ``add_messages`` itself, so the result is always exactly
-``add_messages``'.
+list yet) costs only the new ones and one list copy; a list it has not seen (just read from a
+checkpoint) costs one pass over its ids when it holds only messages with ids of their own.
+Anything else — a replacement by id, a ``RemoveMessage``, a dict or tuple to convert, a
+message chunk, a message without an id — goes to ``add_messages`` itself, so the result is
+always exactly ``add_messages``'.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ _LOCK = threading.Lock()
 def append_messages(left: Any, right: Any) -> Any:
     """The reducer of ``ConversationState.messages``: ``add_messages``' result, cheaper to get."""
     new = [right] if isinstance(right, BaseMessage) else right
-    known = _take(left) if isinstance(left, list) and _appendable(new) else None
+    appendable = isinstance(left, list) and _appendable(new)
+    known = _take(left) if appendable else None
+    if known is None and appendable:
+        known = _plain_ids(left)
     if known is not None:
         fresh: set[str] = set()
         for m in new:
@@ -53,6 +57,21 @@ def append_messages(left: Any, right: Any) -> Any:
 
 def _appendable(new: Any) -> bool:
     return isinstance(new, list) and all(isinstance(m, BaseMessage) and not isinstance(m, RemoveMessage) for m in new)
+
+
+def _plain_ids(left: list[Any]) -> set[str] | None:
+    """The ids of a list this reducer has not seen (just read from a checkpoint) when
+    ``add_messages`` would keep it as it is: messages (no dicts to convert, no chunks to turn
+    into messages), each with an id of its own. One pass over ids instead of a full merge."""
+    try:
+        ids = {m.id for m in left}
+    except AttributeError:  # a dict or another non-message: add_messages converts it
+        return None
+    if None in ids or len(ids) != len(left):
+        return None
+    if any(t.__name__.endswith("Chunk") for t in {type(m) for m in left}):
+        return None
+    return ids
 
 
 def _take(left: list[Any]) -> set[str] | None:

@@ -31,6 +31,31 @@ def _step(rng: random.Random, current: list, i: int):
 
 
 @pytest.mark.parametrize("seed", range(20))
+def test_a_list_it_has_not_seen_gives_add_messages_result(seed: int) -> None:
+    """Lists read back from a checkpoint (new list objects, maybe with chunks or messages
+    without ids) merge exactly as ``add_messages`` merges them."""
+    from langchain_core.messages import AIMessageChunk
+
+    rng = random.Random(seed)
+    theirs: list = []
+    for i in range(40):
+        left = [m.model_copy() for m in theirs]  # what a reader gets: objects the reducer never saw
+        if left and rng.random() < 0.2:
+            left[rng.randrange(len(left))] = AIMessageChunk(f"chunk {i}", id=f"c{i}")
+        if rng.random() < 0.1:
+            left.append(HumanMessage(f"no id {i}"))
+        update = _step(rng, [m for m in left if m.id], i)
+        ours = append_messages([m.model_copy() for m in left], update)
+        copy = [m.model_copy() if hasattr(m, "model_copy") else dict(m) for m in update]
+        expected = add_messages([m.model_copy() for m in left], copy)
+        assert [(type(m).__name__, m.content) for m in ours] == [(type(m).__name__, m.content) for m in expected]
+        given = [m.id for m in left] + [getattr(m, "id", None) or (m.get("id") if isinstance(m, dict) else None)
+                                         for m in update]
+        assert all(a.id == b.id for a, b in zip(ours, expected, strict=True) if a.id in given)
+        theirs = expected
+
+
+@pytest.mark.parametrize("seed", range(20))
 def test_same_result_as_add_messages_for_any_sequence_of_updates(seed: int) -> None:
     rng = random.Random(seed)
     ours: list = []
