@@ -121,16 +121,28 @@ Handouts = dict[Key, tuple["_ListView", list[Any]]]
 passes one, so each item is copied once for every checkpoint the walk yields."""
 
 SHARED_READ: Handouts = {}
-"""The memo of stateline's own graph runs (``SHARED_READ_KEY`` in their config): they share
-one set of copies per cached list (``_ListView.public``), made once per item and carried
-over from put to put, so a turn reads a long conversation in O(new items), not O(items).
-They follow LangGraph's contract — a node never edits state in place, it returns updates —
-so nothing they share is edited; every other reader still gets copies of its own. Never
-filled: its identity marks the shared read."""
+"""The memo of graph runs' own reads (see :func:`shared_read`): they share one set of copies
+per cached list (``_ListView.public``), made once per item and carried over from put to put,
+so a turn reads a long conversation in O(new items), not O(items). Runs follow LangGraph's
+contract — a node never edits state in place, it returns updates — so nothing they share is
+edited; every other reader (``get_state``, ``get_tuple``, ``list``) still gets copies of its
+own. Never filled: its identity marks the shared read."""
 
 SHARED_READ_KEY = "__stateline_run"
 """The configurable key that marks a config as one of stateline's own graph runs
 (``graphs.RUN_KEY`` is this key); ``__`` keeps it out of checkpoint metadata."""
+
+try:  # the key LangGraph puts in the config of a running Pregel loop (its own checkpoint read included)
+    from langgraph._internal._constants import CONFIG_KEY_RUNTIME as _LOOP_KEY
+except ImportError:  # another langgraph: only stateline's runs share (every other read copies)
+    _LOOP_KEY = SHARED_READ_KEY
+
+
+def shared_read(configurable: dict[str, Any]) -> Handouts | None:
+    """``SHARED_READ`` for a read made by a running graph — stateline's own runs, and any
+    LangGraph run's read of its checkpoint (its config carries LangGraph's runtime key; a
+    ``get_state`` or a caller's ``get_tuple`` does not) — else None: the reader's own copies."""
+    return SHARED_READ if configurable.get(SHARED_READ_KEY) or _LOOP_KEY in configurable else None
 
 
 @dataclass

@@ -60,7 +60,7 @@ from ._codec import ZlibCodec, next_version
 from ._delta import delta_history
 from ._saver_admin import SqliteThreadAdmin
 from ._saver_async import ThreadedAsyncMixin
-from ._lists import SHARED_READ, SHARED_READ_KEY
+from ._lists import shared_read
 from ._riders import Riders
 from ._saver_rows import COLUMNS, WRITE_COLUMNS
 from ._saver_tx import _db_name, _file_lock
@@ -129,7 +129,7 @@ class StatelineSqliteSaver(ThreadedAsyncMixin, SqliteThreadAdmin, BaseCheckpoint
                     (thread_id, ns),
                 )
             row = cur.fetchone()
-            memo = SHARED_READ if config["configurable"].get(SHARED_READ_KEY) else None
+            memo = shared_read(config["configurable"])
             if row:
                 return self._tuple(cur, row, memo=memo)
             found = _archive.find(cur, self.segments, thread_id, ns, checkpoint_id or None)

@@ -9,7 +9,8 @@ PostgreSQL saver.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import operator
+from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.base import empty_checkpoint
@@ -132,5 +133,40 @@ def test_stateline_runs_share_one_set_of_copies_that_no_other_reader_gets(tmp_pa
         _put(saver, config, [*again, HumanMessage("more", id="3")], 2)
         after = saver.get_tuple(run).checkpoint["channel_values"]["messages"]
         assert after[0] is first[0] and after[1] is first[1] and after[2].content == "more"
+    finally:
+        db.close()
+
+
+class S(TypedDict):
+    messages: Annotated[list, operator.add]
+
+
+def test_a_plain_langgraph_run_reads_shared_and_get_state_copies(tmp_path):
+    """A LangGraph graph on stateline's SQLite saver: the run's own checkpoint read shares the
+    copies (no O(history) copy per turn); ``get_state`` gets its own, and editing them reaches no run."""
+    from langgraph.graph import START, StateGraph
+
+    seen: list = []
+
+    def node(state: S) -> dict:
+        seen.append(state["messages"])
+        return {"messages": [AIMessage(f"r{len(state['messages'])}", id=f"r{len(state['messages'])}")]}
+
+    db = open_database(f"sqlite:///{tmp_path}/g.db")
+    try:
+        builder = StateGraph(S)
+        builder.add_node("n", node)
+        builder.add_edge(START, "n")
+        graph = builder.compile(checkpointer=db.saver)
+        cfg = {"configurable": {"thread_id": "g"}}
+        graph.invoke({"messages": [HumanMessage("a", id="a")]}, cfg)
+        graph.invoke({"messages": [HumanMessage("b", id="b")]}, cfg)
+        graph.invoke({"messages": [HumanMessage("c", id="c")]}, cfg)
+        assert seen[2][0] is seen[1][0]  # the runs' reads shared the stored first message
+        outside = graph.get_state(cfg).values["messages"]
+        assert outside[0] is not seen[2][0]
+        outside[0].content = "unsaved edit"
+        graph.invoke({"messages": [HumanMessage("d", id="d")]}, cfg)
+        assert seen[3][0].content == "a"
     finally:
         db.close()
