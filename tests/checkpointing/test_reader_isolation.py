@@ -170,3 +170,31 @@ def test_a_plain_langgraph_run_reads_shared_and_get_state_copies(tmp_path):
         assert seen[3][0].content == "a"
     finally:
         db.close()
+
+
+def test_without_langgraphs_runtime_key_a_plain_run_gets_copies(tmp_path, monkeypatch):
+    """The fallback when LangGraph's runtime key cannot be imported (another LangGraph): only
+    stateline's own runs share; a plain run's read copies, which is slower, never less correct."""
+    from langgraph.graph import START, StateGraph
+
+    from stateline.checkpointing import SHARED_READ_KEY, _lists
+
+    monkeypatch.setattr(_lists, "_LOOP_KEY", SHARED_READ_KEY)
+    seen: list = []
+
+    def node(state: S) -> dict:
+        seen.append(state["messages"])
+        return {"messages": [AIMessage(f"r{len(state['messages'])}", id=f"r{len(state['messages'])}")]}
+
+    db = open_database(f"sqlite:///{tmp_path}/f.db")
+    try:
+        builder = StateGraph(S)
+        builder.add_node("n", node)
+        builder.add_edge(START, "n")
+        graph = builder.compile(checkpointer=db.saver)
+        cfg = {"configurable": {"thread_id": "f"}}
+        for text in ("a", "b", "c"):
+            graph.invoke({"messages": [HumanMessage(text, id=text)]}, cfg)
+        assert seen[2][0] is not seen[1][0] and seen[2][0].content == "a"
+    finally:
+        db.close()
