@@ -141,23 +141,28 @@ class S(TypedDict):
     messages: Annotated[list, operator.add]
 
 
-def test_a_plain_langgraph_run_reads_shared_and_get_state_copies(tmp_path):
-    """A LangGraph graph on stateline's SQLite saver: the run's own checkpoint read shares the
-    copies (no O(history) copy per turn); ``get_state`` gets its own, and editing them reaches no run."""
+def _recording_graph(db: Any, seen: list) -> Any:
+    """A plain LangGraph graph on ``db``'s saver whose node records the messages it was handed."""
     from langgraph.graph import START, StateGraph
-
-    seen: list = []
 
     def node(state: S) -> dict:
         seen.append(state["messages"])
-        return {"messages": [AIMessage(f"r{len(state['messages'])}", id=f"r{len(state['messages'])}")]}
+        n = len(state["messages"])
+        return {"messages": [AIMessage(f"r{n}", id=f"r{n}")]}
 
+    builder = StateGraph(S)
+    builder.add_node("n", node)
+    builder.add_edge(START, "n")
+    return builder.compile(checkpointer=db.saver)
+
+
+def test_a_plain_langgraph_run_reads_shared_and_get_state_copies(tmp_path):
+    """A LangGraph graph on stateline's SQLite saver: the run's own checkpoint read shares the
+    copies (no O(history) copy per turn); ``get_state`` gets its own, and editing them reaches no run."""
+    seen: list = []
     db = open_database(f"sqlite:///{tmp_path}/g.db")
     try:
-        builder = StateGraph(S)
-        builder.add_node("n", node)
-        builder.add_edge(START, "n")
-        graph = builder.compile(checkpointer=db.saver)
+        graph = _recording_graph(db, seen)
         cfg = {"configurable": {"thread_id": "g"}}
         graph.invoke({"messages": [HumanMessage("a", id="a")]}, cfg)
         graph.invoke({"messages": [HumanMessage("b", id="b")]}, cfg)
@@ -175,23 +180,13 @@ def test_a_plain_langgraph_run_reads_shared_and_get_state_copies(tmp_path):
 def test_without_langgraphs_runtime_key_a_plain_run_gets_copies(tmp_path, monkeypatch):
     """The fallback when LangGraph's runtime key cannot be imported (another LangGraph): only
     stateline's own runs share; a plain run's read copies, which is slower, never less correct."""
-    from langgraph.graph import START, StateGraph
-
     from stateline.checkpointing import SHARED_READ_KEY, _lists
 
     monkeypatch.setattr(_lists, "_LOOP_KEY", SHARED_READ_KEY)
     seen: list = []
-
-    def node(state: S) -> dict:
-        seen.append(state["messages"])
-        return {"messages": [AIMessage(f"r{len(state['messages'])}", id=f"r{len(state['messages'])}")]}
-
     db = open_database(f"sqlite:///{tmp_path}/f.db")
     try:
-        builder = StateGraph(S)
-        builder.add_node("n", node)
-        builder.add_edge(START, "n")
-        graph = builder.compile(checkpointer=db.saver)
+        graph = _recording_graph(db, seen)
         cfg = {"configurable": {"thread_id": "f"}}
         for text in ("a", "b", "c"):
             graph.invoke({"messages": [HumanMessage(text, id=text)]}, cfg)
