@@ -52,6 +52,14 @@ time.sleep(120)
 """
 
 
+def start_holder(db_path, thread_id: str = "t") -> subprocess.Popen:
+    """Another live process holding ``thread_id``'s lease (returns once it holds it); kill it when done."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, f"sqlite:///{db_path}", thread_id],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    return holder
+
+
 def test_a_turn_is_refused_while_another_live_process_holds_the_thread_then_runs_once_it_dies(db_path) -> None:
     """A recoverer (or a turn) in another process holds the thread: App.send / resume fail with
     ThreadBusyError before anything runs; once that process is killed, the turn goes through."""
@@ -64,10 +72,8 @@ def test_a_turn_is_refused_while_another_live_process_holds_the_thread_then_runs
 
     with open_test_app(db_path) as app:
         app.send("t", "run job: title one")
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, f"sqlite:///{db_path}", "t"],
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    holder = start_holder(db_path)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
         held = snapshot_rows(db_path)
         with open_test_app(db_path) as app:
             with pytest.raises(ThreadBusyError, match="'t'"):
@@ -117,10 +123,8 @@ def test_a_worker_defers_a_job_whose_thread_is_held_and_runs_it_when_free(db_pat
     from stateline._worker import Worker
     from tests.lifecycle.apps import open_test_app
 
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, f"sqlite:///{db_path}", "t"],
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    holder = start_holder(db_path)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
         with open_test_app(db_path) as app:
             worker = Worker(app, poll_s=0.01)
             job = worker.queue.enqueue("t", "run job: title one")

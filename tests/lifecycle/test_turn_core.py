@@ -6,8 +6,6 @@ message* — not only a crash then ``recover``), reproduced with real processes 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import replace
 
 import pytest
@@ -22,7 +20,7 @@ from stateline.errors import (
 )
 from stateline.lifecycle import RetryPolicy
 from tests.lifecycle.apps import CALLS, FAILURES, agents, open_test_app, snapshot_rows
-from tests.lifecycle.test_leases import HOLDER
+from tests.lifecycle.test_leases import start_holder
 from tests.lifecycle.test_recovery import crash
 
 FAST = RetryPolicy(base_delay_s=30.0, max_attempts=3)  # long backoff: the next message must not wait for it
@@ -85,10 +83,8 @@ def test_after_redo_recover_finishes_the_turn_and_the_effect_does_not_stay_redo(
 def test_stream_and_send_refuse_while_another_live_process_holds_the_thread(db_path) -> None:
     with open_test_app(db_path) as app:
         app.send("t", "run job: title one")
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, f"sqlite:///{db_path}", "t"],
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    holder = start_holder(db_path)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
         before = snapshot_rows(db_path)
         with open_test_app(db_path) as app:
             for attempt in (lambda: app.stream("t", "run job: title two"), lambda: app.send("t", "run job: title two")):
