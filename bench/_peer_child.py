@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench._harness import timed_threads
 from bench import _form
 from bench._systems import open_system, preload
 
@@ -92,13 +93,7 @@ def concurrent(system: str, db: Path, workers: int, turns: int) -> dict[str, Any
                 with lock:
                     errors.append(repr(exc)[:200])
 
-    threads = [threading.Thread(target=work, args=(w,)) for w in range(workers)]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - start
+    elapsed = timed_threads(work, workers)
     opened.close()
     return {"rate": done[0] / elapsed, "errors": len(errors), "first_error": errors[0] if errors else None}
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.memory import InMemorySaver
 
+from bench._harness import timed_threads
 from bench._graph import Backend, build, turn
 from bench._table import Row
 
@@ -55,13 +55,7 @@ def run(kind: str, folder: Path, workers: int, turns_each: int, tag: int = 0) ->
         finally:
             mine.close()
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(workers)]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - start
+    elapsed = timed_threads(worker, workers)
     setup.close()
     return done[0] / elapsed, len(errors)
 

@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench._harness import interleaved
 from bench.tracking_overhead import _conversation
 from stateline._app import App
 from stateline.checkpointing import backup_database, open_database
@@ -35,18 +36,8 @@ def _app(path: Path, key: str | None) -> App:
 
 def sealing(folder: Path, conversations: int) -> dict[str, list[float]]:
     key = secrets.token_hex(32)
-    samples: dict[str, list[float]] = {"sealed": [], "plain": []}
     apps = {"sealed": _app(folder / "sealed.db", key), "plain": _app(folder / "plain.db", None)}
-    try:
-        for app in apps.values():
-            _conversation(app, "warmup")
-        for i in range(conversations):
-            for side, app in (apps.items() if i % 2 == 0 else reversed(list(apps.items()))):
-                samples[side].extend(_conversation(app, f"c{i}"))
-    finally:
-        for app in apps.values():
-            app.close()
-    return samples
+    return interleaved(apps, conversations, _conversation)
 
 
 def wal_check_ms_per_mb(folder: Path, pages: int = 2000) -> tuple[float, float]:

@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench._harness import interleaved
 from stateline.checkpointing import open_database
 from stateline.examples.storefront import create_agents
 from stateline._app import App
@@ -38,19 +39,9 @@ def _app(path: Path, tracking: bool) -> App:
 
 
 def measure(conversations: int) -> dict[str, list[float]]:
-    samples: dict[str, list[float]] = {"tracking": [], "plain": []}
     with tempfile.TemporaryDirectory(prefix="overhead-") as tmp:
         apps = {"tracking": _app(Path(tmp) / "on.db", True), "plain": _app(Path(tmp) / "off.db", False)}
-        try:
-            for app in apps.values():  # warm-up: compile graphs, create tables
-                _conversation(app, "warmup")
-            for i in range(conversations):
-                for side, app in (apps.items() if i % 2 == 0 else reversed(list(apps.items()))):
-                    samples[side].extend(_conversation(app, f"c{i}"))
-        finally:
-            for app in apps.values():
-                app.close()
-    return samples
+        return interleaved(apps, conversations, _conversation)
 
 
 def main(argv: list[str] | None = None) -> None:
