@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 from langchain_core.tools import tool
 from pydantic import BaseModel, Field
@@ -145,36 +148,39 @@ def storefront(request: dict):
     return "ok"
 
 
-def test_one_model_call_per_turn_while_an_agent_collects(tmp_path):
+@contextmanager
+def storefront_app(tmp_path) -> Iterator[tuple[FakeOpenAI, App]]:
+    """The storefront agents on an App whose model is the fake OpenAI server answering ``storefront``."""
     with FakeOpenAI(storefront) as server:
         provider = OpenAIProvider(model="m", base_url=server.base_url, method="json_schema")
         with App(db=f"sqlite:///{tmp_path}/o.db", provider=provider) as app:
             for agent in create_agents(app.database):
                 app.register(agent)
-            app.send("t", "sell an Oak Stool")
-            before = len(server.requests)
-            turn = app.send("t", "put it up at 18 dollars")
-            assert len(server.requests) - before == 1  # route and extract in one call
-            assert app.state("t").drafts["listing"] == {"title": "Oak Stool", "price": 18.0}
-            assert "title" not in turn.reply.split("need:")[1]  # no invented 'Great listing' title
-            n = len(server.requests)
-            assert "Cancelled" in app.send("t", "cancel").reply  # deterministic: no model call at all
-            assert len(server.requests) == n and not app.state("t").drafts.get("listing")
+            yield server, app
+
+
+def test_one_model_call_per_turn_while_an_agent_collects(tmp_path):
+    with storefront_app(tmp_path) as (server, app):
+        app.send("t", "sell an Oak Stool")
+        before = len(server.requests)
+        turn = app.send("t", "put it up at 18 dollars")
+        assert len(server.requests) - before == 1  # route and extract in one call
+        assert app.state("t").drafts["listing"] == {"title": "Oak Stool", "price": 18.0}
+        assert "title" not in turn.reply.split("need:")[1]  # no invented 'Great listing' title
+        n = len(server.requests)
+        assert "Cancelled" in app.send("t", "cancel").reply  # deterministic: no model call at all
+        assert len(server.requests) == n and not app.state("t").drafts.get("listing")
 
 
 def test_a_failed_turn_does_not_leave_its_route_as_the_active_agent(tmp_path):
-    with FakeOpenAI(storefront) as server:
-        provider = OpenAIProvider(model="m", base_url=server.base_url, method="json_schema")
-        with App(db=f"sqlite:///{tmp_path}/o.db", provider=provider) as app:
-            for agent in create_agents(app.database):
-                app.register(agent)
-            app.send("t", "sell an Oak Stool")
-            assert app.state("t").active_agent == "listing"
-            with pytest.raises(ModelProviderError):
-                app.send("t", "what should I charge? boom")  # routed to pricing, whose extraction fails
-            assert app.state("t").active_agent == "listing"
-            app.send("t", "18")
-            assert app.state("t").drafts["listing"]["price"] == 18.0  # the next message went to listing
+    with storefront_app(tmp_path) as (server, app):
+        app.send("t", "sell an Oak Stool")
+        assert app.state("t").active_agent == "listing"
+        with pytest.raises(ModelProviderError):
+            app.send("t", "what should I charge? boom")  # routed to pricing, whose extraction fails
+        assert app.state("t").active_agent == "listing"
+        app.send("t", "18")
+        assert app.state("t").drafts["listing"]["price"] == 18.0  # the next message went to listing
 
 
 class Lookup(BaseModel):
@@ -217,11 +223,7 @@ def test_an_agent_uses_tools_through_the_effect_ledger(tmp_path):
 
 
 def test_a_message_that_names_an_agent_outright_needs_no_routing_call(tmp_path):
-    with FakeOpenAI(storefront) as server:
-        provider = OpenAIProvider(model="m", base_url=server.base_url, method="json_schema")
-        with App(db=f"sqlite:///{tmp_path}/o.db", provider=provider) as app:
-            for agent in create_agents(app.database):
-                app.register(agent)
-            turn = app.send("t", "list a product: title Oak Stool, price 18")
-            assert turn.agent == "listing"
+    with storefront_app(tmp_path) as (server, app):
+        turn = app.send("t", "list a product: title Oak Stool, price 18")
+        assert turn.agent == "listing"
     assert [schema_name(r) for r in server.requests] == ["ListingFields"]  # one call: extraction only
